@@ -1,0 +1,141 @@
+package clock
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Fake is a manually advanced clock for deterministic tests.
+type Fake struct {
+	mu      sync.Mutex
+	now     time.Time
+	timers  []*fakeTimer
+	changed chan struct{} // closed and replaced whenever the set of timers changes
+}
+
+// NewFake returns a fake clock starting at start.
+func NewFake(start time.Time) *Fake {
+	return &Fake{now: start, changed: make(chan struct{})}
+}
+
+// Now returns the fake time.
+func (f *Fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// NewTimer creates a timer that fires when the clock is advanced past d.
+func (f *Fake) NewTimer(d time.Duration) Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := &fakeTimer{f: f, c: make(chan time.Time, 1)}
+	f.armLocked(t, d)
+	return t
+}
+
+// Advance moves time forward by d, firing due timers in deadline order.
+func (f *Fake) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	end := f.now.Add(d)
+	for {
+		sort.Slice(f.timers, func(i, j int) bool { return f.timers[i].when.Before(f.timers[j].when) })
+		if len(f.timers) == 0 || f.timers[0].when.After(end) {
+			break
+		}
+		t := f.timers[0]
+		f.timers = f.timers[1:]
+		if t.when.After(f.now) {
+			f.now = t.when
+		}
+		t.active = false
+		select {
+		case t.c <- f.now:
+		default:
+		}
+	}
+	f.now = end
+	f.notifyLocked()
+}
+
+// Pending reports how many timers are armed.
+func (f *Fake) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.timers)
+}
+
+// BlockUntil waits until at least n timers are armed, so a test can advance
+// time only once the code under test is really waiting.
+func (f *Fake) BlockUntil(n int) {
+	for {
+		f.mu.Lock()
+		if len(f.timers) >= n {
+			f.mu.Unlock()
+			return
+		}
+		ch := f.changed
+		f.mu.Unlock()
+		<-ch
+	}
+}
+
+func (f *Fake) armLocked(t *fakeTimer, d time.Duration) {
+	t.when = f.now.Add(d)
+	t.active = true
+	f.timers = append(f.timers, t)
+	f.notifyLocked()
+	if d <= 0 {
+		f.removeLocked(t)
+		t.active = false
+		select {
+		case t.c <- f.now:
+		default:
+		}
+	}
+}
+
+func (f *Fake) removeLocked(t *fakeTimer) bool {
+	for i, x := range f.timers {
+		if x == t {
+			f.timers = append(f.timers[:i], f.timers[i+1:]...)
+			f.notifyLocked()
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Fake) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+type fakeTimer struct {
+	f      *Fake
+	c      chan time.Time
+	when   time.Time
+	active bool
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+
+func (t *fakeTimer) Stop() bool {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	was := t.active
+	t.active = false
+	t.f.removeLocked(t)
+	return was
+}
+
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	was := t.active
+	t.f.removeLocked(t)
+	t.f.armLocked(t, d)
+	return was
+}
