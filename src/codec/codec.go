@@ -67,6 +67,7 @@ type Resume struct {
 type Ready struct {
 	SessionID string
 	ResumeURL string
+	Guilds    int // entries in READY's guilds list: GUILD_CREATEs to expect
 }
 
 // Codec is one gateway encoding.
