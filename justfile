@@ -1,0 +1,97 @@
+# Cordis gateway: every day-to-day command. `just --list` shows them all.
+#
+# The integration suite talks to RabbitMQ and Redis through
+# CORDIS_TEST_AMQP_URL / CORDIS_TEST_REDIS_URL when they are set
+# (.ci/run sets them for the local services); see DESIGN.md section 9.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Go from PATH (e.g. `nix develop`) first; /usr/local/go as a fallback.
+export PATH := env("PATH") + ":/usr/local/go/bin"
+
+# Packages with unit tests: no services needed.
+unit_pkgs := "./src/... ./fakediscord/..."
+
+# Show the recipes.
+default:
+    @just --list --unsorted
+
+# Build the binaries (gateway, fakediscord, cordis-tail) into bin/.
+build:
+    mkdir -p bin
+    go build -o bin/ ./src/cmd/... ./fakediscord/cmd/...
+    @ls -1 bin/
+
+# THE test command: gofmt check, go vet, unit tests (-race), integration suite.
+test: fmt-check vet test-unit test-integration
+
+# Unit tests with the race detector (no network beyond loopback).
+test-unit *ARGS:
+    go test -race -count=1 -timeout 5m {{ ARGS }} {{ unit_pkgs }}
+
+# End-to-end suite: real gateway binary + fakediscord + RabbitMQ/Redis.
+test-integration *ARGS:
+    @echo "integration: AMQP=${CORDIS_TEST_AMQP_URL:-<unset: testcontainers>} Redis=${CORDIS_TEST_REDIS_URL:-<unset: testcontainers>}"
+    go test -count=1 -timeout 8m {{ ARGS }} ./integration/...
+
+# Benchmarks (hot path etc.), short benchtime; e.g. `just bench 1s`.
+bench BENCHTIME="200ms" *ARGS:
+    go test -run '^$' -bench . -benchmem -benchtime {{ BENCHTIME }} {{ ARGS }} ./src/...
+
+# golangci-lint (configuration: .golangci.yml).
+lint *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export PATH="$PATH:$(go env GOPATH)/bin"
+    if ! command -v golangci-lint >/dev/null; then
+        echo "golangci-lint is not installed. Get it with one of:"
+        echo "  nix develop"
+        echo "  go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@latest"
+        exit 1
+    fi
+    golangci-lint run {{ ARGS }} ./...
+
+# Format all Go code in place (gofmt).
+fmt:
+    find . -name '*.go' -not -path './vendor/*' -print0 | xargs -0 -r gofmt -w
+
+# Fail when a Go file is not gofmt-formatted.
+fmt-check:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    bad="$(find . -name '*.go' -not -path './vendor/*' -print0 | xargs -0 -r gofmt -l)"
+    if [ -n "$bad" ]; then
+        echo "gofmt: these files need formatting (run 'just fmt'):"
+        echo "$bad"
+        exit 1
+    fi
+    echo "gofmt: ok"
+
+# go vet on the whole module.
+vet:
+    go vet ./...
+
+# End to end: fakediscord -> cordis-gateway -> RabbitMQ -> cordis-tail, and a command back.
+demo:
+    bash nix/demo.sh
+
+# Run fakediscord (flags: `just fakediscord -h`).
+fakediscord *ARGS:
+    go run ./fakediscord/cmd/fakediscord {{ ARGS }}
+
+# Print the events the gateway publishes (flags: `just tail -h`).
+tail *ARGS:
+    go run ./src/cmd/cordis-tail {{ ARGS }}
+
+# Build the OCI image with Nix (Linux): then `docker load < result`.
+image:
+    nix build .#image
+    @echo "load it with: docker load < result"
+
+# Recompute nix/vendor-hash (`just vendor-hash --check` only verifies it).
+vendor-hash *ARGS:
+    nix/vendor-hash.sh {{ ARGS }}
+
+# What CI runs (services, then `just test`).
+ci:
+    bash .ci/run
