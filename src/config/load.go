@@ -41,6 +41,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		}
 	}
 	if len(l.errs) > 0 {
+		l.hideToken()
 		return nil, errors.Join(l.errs...)
 	}
 	return c, nil
@@ -51,6 +52,24 @@ type loader struct {
 	lookup func(string) (string, bool)
 	errs   []error
 	failed map[string]bool
+	secret string // CORDIS_AUTH without "Bot ", valid or not
+}
+
+// minHiddenToken: shorter CORDIS_AUTH values are not searched for in other
+// values, since masking every "ab" would only garble the messages.
+const minHiddenToken = 8
+
+// hideToken masks the token in the other variables' values, for when it
+// was pasted into the wrong one.
+func (l *loader) hideToken() {
+	if len(l.secret) < minHiddenToken {
+		return
+	}
+	for _, err := range l.errs {
+		if e, ok := err.(*Error); ok {
+			e.Value = strings.ReplaceAll(e.Value, l.secret, "[redacted]")
+		}
+	}
 }
 
 // get returns the trimmed value of name; ok is false when unset or empty.

@@ -13,6 +13,7 @@ func (l *loader) token() Secret {
 		return ""
 	}
 	t := stripBot(v)
+	l.secret = t
 	if !validToken(t) {
 		l.fail(varAuth, "[redacted]", acceptedToken)
 		return ""
