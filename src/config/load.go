@@ -66,7 +66,8 @@ func (l *loader) hideToken() {
 		return
 	}
 	for _, err := range l.errs {
-		if e, ok := err.(*Error); ok {
+		var e *Error
+		if errors.As(err, &e) {
 			e.Value = strings.ReplaceAll(e.Value, l.secret, "[redacted]")
 		}
 	}
