@@ -1,0 +1,206 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// commandBuffer lets the consumer run a little ahead of a busy cluster.
+const commandBuffer = 256
+
+// Broker is the gateway's connection to RabbitMQ. All methods are safe for concurrent use.
+type Broker struct {
+	opts        Options
+	log         *slog.Logger
+	out         *outbox
+	headers     shardHeaders // publisher goroutine only
+	consumerTag string
+	up          atomic.Bool
+
+	runCtx    context.Context // ends when Close stops the connection manager
+	cancelRun context.CancelFunc
+	done      chan struct{} // closed when the connection manager has returned
+
+	mu             sync.Mutex
+	sess           *session // current session, nil while reconnecting
+	consumeStopped bool
+	fwd            sync.WaitGroup // forward goroutines
+
+	commands        chan Command
+	stopConsume     chan struct{}
+	stopConsumeOnce sync.Once
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Connect dials, enables publisher confirms, declares the topology and starts consuming
+// commands. It retries with capped exponential backoff, logging each failure (never the
+// password), until it succeeds or ctx ends; then it returns ctx's error. ctx only bounds
+// connecting: the broker lives until Close.
+func Connect(ctx context.Context, opts Options) (*Broker, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("broker options: %w", err)
+	}
+	var tag [8]byte
+	_, _ = rand.Read(tag[:])
+	b := &Broker{
+		opts:        opts,
+		log:         opts.Logger.With("component", "broker"),
+		out:         newOutbox(opts.MaxBufferBytes),
+		headers:     make(shardHeaders),
+		consumerTag: "cordis-gateway-" + hex.EncodeToString(tag[:]),
+		done:        make(chan struct{}),
+		commands:    make(chan Command, commandBuffer),
+		stopConsume: make(chan struct{}),
+	}
+	s, err := b.connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to rabbitmq %s: %w", redactURL(opts.URL), err)
+	}
+	b.runCtx, b.cancelRun = context.WithCancel(context.Background())
+	go b.run(s)
+	return b, nil
+}
+
+// connect opens a session, retrying with backoff until it works or ctx ends, and
+// installs it as the current one.
+func (b *Broker) connect(ctx context.Context) (*session, error) {
+	bo := backoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
+	for attempt := 1; ; attempt++ {
+		b.mu.Lock()
+		consume := !b.consumeStopped
+		b.mu.Unlock()
+		s, err := openSession(ctx, &b.opts, consume, b.consumerTag)
+		if err == nil {
+			b.install(s)
+			return s, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		wait := bo.next()
+		b.log.Warn("rabbitmq connection attempt failed",
+			"url", redactURL(b.opts.URL), "attempt", attempt, "retry_in", wait, "err", err)
+		if !sleepCtx(ctx, wait) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// install makes s the current session and starts forwarding its commands.
+func (b *Broker) install(s *session) {
+	b.mu.Lock()
+	b.sess = s
+	cancel := false
+	if s.deliveries != nil {
+		if b.consumeStopped {
+			cancel = true // StopConsuming ran while s was being opened
+		} else {
+			b.fwd.Add(1)
+			go b.forward(s.deliveries)
+		}
+	}
+	b.mu.Unlock()
+	if cancel {
+		_ = s.con.Cancel(b.consumerTag, true)
+	}
+	b.up.Store(true)
+}
+
+// run is the connection manager: it serves the current session and, when it is lost,
+// puts the unconfirmed dispatches back in the queue, reconnects and carries on, until
+// Close ends runCtx. Shards keep publishing into the outbox meanwhile.
+func (b *Broker) run(s *session) {
+	defer close(b.done)
+	for {
+		err := b.serve(b.runCtx, s)
+		b.up.Store(false)
+		b.mu.Lock()
+		b.sess = nil
+		b.mu.Unlock()
+		requeued := b.out.requeueInflight()
+		if b.runCtx.Err() != nil {
+			s.shutdown()
+			return
+		}
+		msgs, bytes := b.out.stats()
+		b.log.Warn("rabbitmq connection lost; reconnecting",
+			"err", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
+		s.shutdown()
+		lost := time.Now()
+		if s, err = b.connect(b.runCtx); err != nil {
+			return // Close
+		}
+		msgs, bytes = b.out.stats()
+		b.log.Info("rabbitmq connection recovered",
+			"down_for", time.Since(lost).Round(time.Millisecond), "buffered_dispatches", msgs, "buffered_bytes", bytes)
+	}
+}
+
+// Publish hands one dispatch to the broker. It copies body and returns at once, unless
+// the buffer is full: then it blocks until there is room or ctx ends (back-pressure: the
+// shard stops reading). routingKey is the event name.
+func (b *Broker) Publish(ctx context.Context, shardID int, routingKey []byte, body []byte) error {
+	if err := b.out.add(ctx, shardID, routingKey, body); err != nil {
+		return fmt.Errorf("publish %s: %w", routingKey, err)
+	}
+	return nil
+}
+
+// Commands delivers commands from gateway_commands. It is the same channel across
+// reconnects, closed after StopConsuming or Close.
+func (b *Broker) Commands() <-chan Command { return b.commands }
+
+// Up reports whether the connection is open and the topology declared (for /readyz).
+func (b *Broker) Up() bool { return b.up.Load() }
+
+// Buffered returns the body bytes queued or published but not yet confirmed.
+func (b *Broker) Buffered() int { return b.out.buffered() }
+
+// Close stops consuming, refuses new dispatches, waits until every buffered dispatch is
+// confirmed or ctx ends, then closes the connection. If ctx ended first, the error is an
+// *UnconfirmedError saying how many dispatches were left. Later calls return the same.
+func (b *Broker) Close(ctx context.Context) error {
+	b.closeOnce.Do(func() { b.closeErr = b.close(ctx) })
+	return b.closeErr
+}
+
+func (b *Broker) close(ctx context.Context) error {
+	b.StopConsuming()
+	b.out.close()
+	waitErr := b.out.waitEmpty(ctx)
+	b.cancelRun()
+
+	// The manager closes the connection politely unless its publisher is stuck in a write
+	// to a dead socket (amqp091 writes cannot be interrupted): then cut the socket.
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	b.mu.Lock()
+	if b.sess != nil {
+		b.sess.raw.close()
+	}
+	b.mu.Unlock()
+	<-b.done
+	b.fwd.Wait()
+
+	if msgs, bytes := b.out.stats(); msgs > 0 {
+		err := &UnconfirmedError{Messages: msgs, Bytes: bytes, Err: waitErr}
+		b.log.Error("rabbitmq connection closed with dispatches unconfirmed", "dispatches", msgs, "bytes", bytes)
+		return err
+	}
+	b.log.Info("rabbitmq connection closed; every dispatch confirmed")
+	return nil
+}

@@ -1,0 +1,69 @@
+package broker
+
+import (
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Command is one message from gateway_commands, for the cluster to validate and forward.
+type Command struct {
+	Body     []byte // exactly as published; the cluster validates it
+	ShardID  int    // target shard when Targeted (-1: an id no shard can have)
+	Targeted bool   // the AMQP header shard_id was set to an integer
+}
+
+// forward hands one session's deliveries to the Commands channel, which outlives
+// sessions, until the deliveries end (session lost or consumer cancelled) or
+// StopConsuming.
+func (b *Broker) forward(deliveries <-chan amqp.Delivery) {
+	defer b.fwd.Done()
+	for {
+		select {
+		case d, ok := <-deliveries:
+			if !ok {
+				return
+			}
+			cmd := b.command(d)
+			select {
+			case b.commands <- cmd:
+			case <-b.stopConsume:
+				return
+			}
+		case <-b.stopConsume:
+			return
+		}
+	}
+}
+
+func (b *Broker) command(d amqp.Delivery) Command {
+	cmd := Command{Body: d.Body} // amqp091 gives every delivery its own body: no copy needed
+	id, ok, err := parseShardID(d.Headers)
+	switch {
+	case err != nil:
+		b.log.Debug("command sent to every shard: ignoring its shard_id header", "err", err)
+	case ok:
+		cmd.ShardID, cmd.Targeted = id, true
+	}
+	return cmd
+}
+
+// StopConsuming cancels the command consumer (shutdown step 1) and closes the Commands
+// channel once no delivery can be sent on it any more. It does not wait for the broker's
+// reply: shutdown must not hang on a dead connection.
+func (b *Broker) StopConsuming() {
+	b.stopConsumeOnce.Do(func() {
+		b.mu.Lock()
+		b.consumeStopped = true
+		s := b.sess
+		b.mu.Unlock()
+		close(b.stopConsume)
+		if s != nil && s.con != nil {
+			// Cancelling the last consumer also deletes the auto-delete queue.
+			if err := s.con.Cancel(b.consumerTag, true); err != nil {
+				b.log.Debug("cancel command consumer", "err", err)
+			}
+		}
+		b.fwd.Wait()
+		close(b.commands)
+		b.log.Info("stopped consuming commands")
+	})
+}

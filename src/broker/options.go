@@ -1,0 +1,115 @@
+// Package broker is the gateway's RabbitMQ side: it publishes every dispatch to the
+// `gateway` exchange with publisher confirms, keeps what is not yet confirmed in a bounded
+// buffer across connection losses (at-least-once, back-pressure when full), and consumes
+// commands from the `gateway_commands` fanout exchange (DESIGN.md §3).
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Content types accepted in Options.ContentType.
+const (
+	ContentTypeJSON = "application/json"
+	ContentTypeETF  = "application/x-erlang-binary"
+)
+
+// Topology names and defaults (DESIGN.md §3).
+const (
+	ExchangeGateway  = "gateway"
+	ExchangeCommands = "gateway_commands"
+	// HeaderShardID is the header carrying the shard id on dispatches and, optionally,
+	// on commands (targeting one shard).
+	HeaderShardID = "shard_id"
+
+	DefaultMaxBufferBytes = 64 << 20
+	DefaultMinBackoff     = time.Second
+	DefaultMaxBackoff     = 30 * time.Second
+)
+
+// ErrClosed is returned by Publish once Close has begun.
+var ErrClosed = errors.New("broker closed")
+
+// Options configures Connect.
+type Options struct {
+	URL                    string        // amqp:// or amqps:// URL
+	ContentType            string        // ContentTypeJSON or ContentTypeETF
+	MaxBufferBytes         int           // bound on bytes queued + unconfirmed; default 64 MiB
+	MinBackoff, MaxBackoff time.Duration // reconnect backoff, default 1s..30s, jittered
+	Logger                 *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MaxBufferBytes <= 0 {
+		o.MaxBufferBytes = DefaultMaxBufferBytes
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch o.ContentType {
+	case ContentTypeJSON, ContentTypeETF:
+	default:
+		return o, fmt.Errorf("content type %q: want %q or %q", o.ContentType, ContentTypeJSON, ContentTypeETF)
+	}
+	// Parse once up front: a malformed URL is a configuration error, not something
+	// retrying can fix.
+	if _, err := amqp.ParseURI(o.URL); err != nil {
+		return o, fmt.Errorf("amqp url %s: %w", redactURL(o.URL), redactErr(o.URL, err))
+	}
+	return o, nil
+}
+
+// redactURL returns the URL with any password replaced, for logs and errors.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable url>"
+	}
+	return u.Redacted()
+}
+
+// redactErr makes sure an error text never carries the URL's password: the library's
+// errors do not today, but a log line is forever.
+func redactErr(rawURL string, err error) error {
+	if err == nil {
+		return nil
+	}
+	u, perr := url.Parse(rawURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pass, ok := u.User.Password()
+	if !ok || pass == "" || !strings.Contains(err.Error(), pass) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pass, "xxxxx"))
+}
+
+// UnconfirmedError is returned by Close when ctx ended before every dispatch was confirmed.
+type UnconfirmedError struct {
+	Messages int   // dispatches queued or published but not confirmed
+	Bytes    int   // their body bytes
+	Err      error // why Close stopped waiting (ctx's error)
+}
+
+func (e *UnconfirmedError) Error() string {
+	return fmt.Sprintf("close: %d dispatches (%d bytes) left unconfirmed: %v", e.Messages, e.Bytes, e.Err)
+}
+
+func (e *UnconfirmedError) Unwrap() error { return e.Err }

@@ -1,0 +1,279 @@
+package broker
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// outbox is the bounded buffer between Publish and the publisher goroutine. It holds two
+// queues in publish order: pending (not yet written to the current channel) and inflight
+// (written, waiting for the broker's confirm, tagged with their delivery tag). Both count
+// against max; Publish blocks while they are full (back-pressure).
+//
+// Ownership: any goroutine may add; only the publisher goroutine takes from pending and
+// moves entries between the queues, so the front of pending cannot change under it.
+type outbox struct {
+	max  int
+	pool bufPool
+	keys interner
+
+	mu       sync.Mutex
+	used     int // body bytes in pending + inflight
+	pending  ring
+	inflight ring
+	waiters  []*waiter     // blocked Publish calls, first come first served
+	closed   bool          // Close has begun: refuse new dispatches
+	empty    chan struct{} // closed when used drops to 0; made on demand by waitEmpty
+	wake     chan struct{} // capacity 1: tells the publisher there is pending work
+}
+
+// waiter is a Publish call blocked for room. Whoever frees room reserves need bytes on
+// its behalf and closes ready, so a large dispatch cannot be starved by small ones.
+type waiter struct {
+	need    int
+	ready   chan struct{}
+	granted bool
+}
+
+func newOutbox(max int) *outbox {
+	return &outbox{max: max, wake: make(chan struct{}, 1)}
+}
+
+// fitsLocked reports whether need more bytes may enter. A dispatch larger than the whole
+// buffer is let in alone, when the buffer is empty, rather than blocking forever.
+func (o *outbox) fitsLocked(need int) bool {
+	return o.used == 0 || o.used+need <= o.max
+}
+
+// add copies body into a pooled buffer and queues it, blocking while the outbox is full
+// until there is room, ctx ends or the outbox is closed.
+func (o *outbox) add(ctx context.Context, shard int, key, body []byte) error {
+	e := entry{key: o.keys.intern(key), shard: shard, at: time.Now()}
+	e.buf, e.body = o.pool.get(body)
+	need := len(e.body)
+
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		o.pool.put(e.buf)
+		return ErrClosed
+	}
+	if len(o.waiters) == 0 && o.fitsLocked(need) {
+		o.used += need
+		o.pending.pushBack(e)
+		o.mu.Unlock()
+		o.signal()
+		return nil
+	}
+	w := &waiter{need: need, ready: make(chan struct{})}
+	o.waiters = append(o.waiters, w)
+	o.mu.Unlock()
+
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+	}
+
+	o.mu.Lock()
+	if !w.granted {
+		if i := slices.Index(o.waiters, w); i >= 0 {
+			o.waiters = slices.Delete(o.waiters, i, i+1)
+			o.grantLocked() // the ones behind us may fit now
+		}
+		closed := o.closed
+		o.mu.Unlock()
+		o.pool.put(e.buf)
+		if closed {
+			return ErrClosed
+		}
+		return ctx.Err()
+	}
+	// Granted (possibly in a race with ctx ending): the room is ours, use it.
+	o.pending.pushBack(e)
+	o.mu.Unlock()
+	o.signal()
+	return nil
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// grantLocked hands freed room to blocked Publish calls in arrival order.
+func (o *outbox) grantLocked() {
+	for len(o.waiters) > 0 && !o.closed {
+		w := o.waiters[0]
+		if !o.fitsLocked(w.need) {
+			return
+		}
+		o.used += w.need
+		w.granted = true
+		close(w.ready)
+		o.waiters[0] = nil
+		o.waiters = o.waiters[1:]
+	}
+}
+
+// next returns (a copy of) the first pending entry without removing it, unless window
+// dispatches are already in flight: the publisher only removes it, with markSent, once
+// the channel accepted it.
+func (o *outbox) next(window int) (entry, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pending.len() == 0 || o.inflight.len() >= window {
+		return entry{}, false
+	}
+	return *o.pending.at(0), true
+}
+
+// markSent moves the first pending entry to inflight under delivery tag tag.
+func (o *outbox) markSent(tag uint64) {
+	o.mu.Lock()
+	e := o.pending.popFront()
+	e.tag = tag
+	o.inflight.pushBack(e)
+	o.mu.Unlock()
+}
+
+// confirmResult says what a confirmation did.
+type confirmResult struct {
+	acked    int // entries released
+	requeued int // entries put back at the front of pending (nack, or confirms skipped)
+	stale    bool
+}
+
+// confirm applies the broker's confirmation of tag. amqp091 delivers confirmations one
+// tag at a time and in tag order (it expands multiple=true acks and resequences, see
+// confirms.go), so tag normally is the front of inflight. Defensive cases: a tag below the
+// front is stale and ignored; a tag beyond it means confirmations were lost (amqp091 drops
+// a notification when its listener stays full for 5 s), and the skipped entries, whose
+// fate is unknown, are republished: duplicates are allowed, losses are not.
+func (o *outbox) confirm(tag uint64, ack bool) confirmResult {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var res confirmResult
+	if o.inflight.len() == 0 || tag < o.inflight.at(0).tag {
+		res.stale = true
+		return res
+	}
+	skipped := 0
+	for skipped < o.inflight.len() && o.inflight.at(skipped).tag < tag {
+		skipped++
+	}
+	if skipped == o.inflight.len() || o.inflight.at(skipped).tag != tag {
+		// tag was never published on this channel: nothing we can match.
+		res.stale = true
+		return res
+	}
+	if !ack {
+		// A nack (a broker-internal error) means "not taken": publish it again, first.
+		skipped++
+	}
+	res.requeued = o.requeueFrontLocked(skipped)
+	if ack {
+		e := o.inflight.popFront()
+		o.releaseLocked(e)
+		res.acked = 1
+	}
+	if res.requeued > 0 {
+		o.signal()
+	}
+	return res
+}
+
+// requeueFrontLocked moves the first k inflight entries to the front of pending, in order.
+func (o *outbox) requeueFrontLocked(k int) int {
+	for i := k - 1; i >= 0; i-- {
+		e := *o.inflight.at(i)
+		e.tag = 0
+		o.pending.pushFront(e)
+	}
+	for range k {
+		o.inflight.popFront()
+	}
+	return k
+}
+
+// requeueInflight puts every unconfirmed entry back in front of pending, in publish order,
+// after the channel was lost: they go out again, first, on the next channel.
+func (o *outbox) requeueInflight() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := o.requeueFrontLocked(o.inflight.len())
+	if n > 0 {
+		o.signal()
+	}
+	return n
+}
+
+func (o *outbox) releaseLocked(e entry) {
+	o.used -= len(e.body)
+	o.pool.put(e.buf)
+	o.grantLocked()
+	if o.emptyLocked() && o.empty != nil {
+		close(o.empty)
+		o.empty = nil
+	}
+}
+
+func (o *outbox) emptyLocked() bool {
+	return o.used == 0 && o.pending.len() == 0 && o.inflight.len() == 0
+}
+
+// close refuses further dispatches and fails the blocked ones; queued ones stay.
+func (o *outbox) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	o.closed = true
+	for _, w := range o.waiters {
+		close(w.ready) // not granted: add returns ErrClosed
+	}
+	o.waiters = nil
+}
+
+// waitEmpty blocks until every dispatch was confirmed or ctx ends.
+func (o *outbox) waitEmpty(ctx context.Context) error {
+	o.mu.Lock()
+	if o.emptyLocked() {
+		o.mu.Unlock()
+		return nil
+	}
+	if o.empty == nil {
+		o.empty = make(chan struct{})
+	}
+	ch := o.empty
+	o.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stats returns the dispatches and bytes not yet confirmed (pending + inflight).
+func (o *outbox) stats() (msgs, bytes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.pending.len() + o.inflight.len(), o.used
+}
+
+func (o *outbox) inflightLen() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inflight.len()
+}
+
+func (o *outbox) buffered() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.used
+}

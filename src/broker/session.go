@@ -1,0 +1,204 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+const (
+	// maxInflight bounds the dispatches published but not yet confirmed on one channel.
+	// The confirmation channel is buffered to the same size, so amqp091's reader goroutine
+	// never waits on us (if it did for 5 s it would drop the confirmation), even while the
+	// publisher is busy writing a batch.
+	maxInflight = 8192
+
+	dialTimeout      = 10 * time.Second
+	handshakeTimeout = 30 * time.Second // TCP connected -> TLS + AMQP open; amqp091 clears it once open
+	heartbeat        = 10 * time.Second // a silent peer is declared dead after ~2 beats
+	closeTimeout     = 2 * time.Second  // polite connection.close before cutting the socket
+)
+
+// session is one AMQP connection with its publish channel and, while consuming, its
+// command consumer. A lost session is never repaired: it is shut down and replaced.
+type session struct {
+	raw  rawConn
+	conn *amqp.Connection
+	pub  *amqp.Channel
+	con  *amqp.Channel // nil when not consuming
+
+	confirms   chan amqp.Confirmation
+	connClosed chan *amqp.Error
+	pubClosed  chan *amqp.Error
+	conClosed  chan *amqp.Error // nil (never ready) when not consuming
+	blocked    chan amqp.Blocking
+	deliveries <-chan amqp.Delivery
+
+	nextTag uint64 // delivery tag of the last publish on pub; tags start at 1 per channel
+}
+
+// rawConn is the session's TCP socket, kept so that a stuck write or handshake can be cut:
+// amqp091 offers no way to interrupt either.
+type rawConn struct {
+	mu sync.Mutex
+	c  net.Conn
+}
+
+func (r *rawConn) set(c net.Conn) {
+	r.mu.Lock()
+	r.c = c
+	r.mu.Unlock()
+}
+
+// expire makes every pending and future read or write on the socket fail at once.
+func (r *rawConn) expire() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c != nil {
+		_ = r.c.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+func (r *rawConn) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c != nil {
+		_ = r.c.Close()
+	}
+}
+
+func connectionProperties() amqp.Table {
+	props := amqp.NewConnectionProperties()
+	name := "cordis-gateway"
+	if host, err := os.Hostname(); err == nil {
+		name += "@" + host
+	}
+	props.SetClientConnectionName(name) // shown in the management UI
+	return props
+}
+
+// openSession dials, enables confirms, declares the topology and, if consume is set,
+// declares and binds the commands queue and starts consuming. ctx bounds all of it.
+func openSession(ctx context.Context, opts *Options, consume bool, consumerTag string) (s *session, err error) {
+	s = &session{}
+	cfg := amqp.Config{
+		Heartbeat:  heartbeat,
+		Properties: connectionProperties(),
+		Dial: func(network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+				c.Close()
+				return nil, err
+			}
+			s.raw.set(c)
+			return c, nil
+		},
+	}
+	// amqp091 is not context-aware: when ctx ends mid-handshake or mid-declare, fail the
+	// socket so the blocked call returns.
+	stop := context.AfterFunc(ctx, s.raw.expire)
+	defer func() {
+		if !stop() && err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			s.shutdown()
+			s = nil
+		}
+	}()
+
+	if s.conn, err = amqp.DialConfig(opts.URL, cfg); err != nil {
+		return s, fmt.Errorf("dial %s: %w", redactURL(opts.URL), redactErr(opts.URL, err))
+	}
+	s.connClosed = s.conn.NotifyClose(make(chan *amqp.Error, 1))
+	s.blocked = s.conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+
+	if s.pub, err = s.conn.Channel(); err != nil {
+		return s, fmt.Errorf("open publish channel: %w", err)
+	}
+	s.pubClosed = s.pub.NotifyClose(make(chan *amqp.Error, 1))
+	if err = s.pub.Confirm(false); err != nil {
+		return s, fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	s.confirms = s.pub.NotifyPublish(make(chan amqp.Confirmation, maxInflight))
+	if err = declareExchanges(s.pub); err != nil {
+		return s, err
+	}
+	if !consume {
+		return s, nil
+	}
+
+	if s.con, err = s.conn.Channel(); err != nil {
+		return s, fmt.Errorf("open command channel: %w", err)
+	}
+	s.conClosed = s.con.NotifyClose(make(chan *amqp.Error, 1))
+	q, err := s.con.QueueDeclare("", false, true, true, false, nil) // server-named, auto-delete, exclusive
+	if err != nil {
+		return s, fmt.Errorf("declare command queue: %w", err)
+	}
+	if err = s.con.QueueBind(q.Name, "", ExchangeCommands, false, nil); err != nil {
+		return s, fmt.Errorf("bind queue %s to %s: %w", q.Name, ExchangeCommands, err)
+	}
+	// autoAck: commands are fire-and-forget. The queue is exclusive and dies with the
+	// connection, so an unacked command could never be redelivered elsewhere anyway, and
+	// per-message acks would only cost round trips. Volume is small: Discord allows each
+	// shard 120 sends a minute.
+	if s.deliveries, err = s.con.Consume(q.Name, consumerTag, true, true, false, false, nil); err != nil {
+		return s, fmt.Errorf("consume %s: %w", q.Name, err)
+	}
+	return s, nil
+}
+
+// declareExchanges declares both exchanges exactly as the reference implementation does,
+// so that consumers declaring them too never clash (a mismatch closes the channel with
+// PRECONDITION_FAILED).
+func declareExchanges(ch *amqp.Channel) error {
+	// gateway: direct, durable=false, autoDelete=false, internal=false, no arguments.
+	if err := ch.ExchangeDeclare(ExchangeGateway, amqp.ExchangeDirect, false, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", ExchangeGateway, err)
+	}
+	// gateway_commands: fanout, durable=true, autoDelete=false, internal=false, no arguments.
+	if err := ch.ExchangeDeclare(ExchangeCommands, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", ExchangeCommands, err)
+	}
+	return nil
+}
+
+// shutdown closes the connection politely if it still works, and the socket in any case.
+func (s *session) shutdown() {
+	if s.conn != nil && !s.conn.IsClosed() {
+		_ = s.conn.CloseDeadline(time.Now().Add(closeTimeout))
+	}
+	s.raw.close()
+}
+
+// lossReason waits briefly for the close notification explaining why the session ended
+// (amqp091 closes the confirmation channel and sends the error in no fixed order).
+func (s *session) lossReason() error {
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case e := <-s.pubClosed:
+		return channelErr("publish channel", e)
+	case e := <-s.connClosed:
+		return channelErr("connection", e)
+	case <-t.C:
+		return fmt.Errorf("publish channel closed")
+	}
+}
+
+func channelErr(what string, e *amqp.Error) error {
+	if e == nil {
+		return fmt.Errorf("%s closed", what)
+	}
+	return fmt.Errorf("%s closed: %w", what, e)
+}
