@@ -1,0 +1,371 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// jsonMaxDepth bounds nesting while skipping; the open containers are kept
+// in a fixed bit stack so skipping never allocates.
+const jsonMaxDepth = 1024
+
+var errJSONEnd = errors.New("unexpected end of JSON")
+
+func jsonWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// jsonString returns the raw contents of the string starting at b[i] == '"',
+// whether it holds escapes, and the index after the closing quote.
+func jsonString(b []byte, i int) (raw []byte, escaped bool, next int, err error) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, false, 0, fmt.Errorf("expected a string at offset %d", i)
+	}
+	start := i + 1
+	i = start
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return nil, false, 0, errJSONEnd
+		}
+		bs := bytes.IndexByte(b[i:i+q], '\\')
+		if bs < 0 {
+			return b[start : i+q], escaped, i + q + 1, nil
+		}
+		escaped = true
+		i += bs + 1
+		if i >= len(b) {
+			return nil, false, 0, errJSONEnd
+		}
+		switch b[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i++
+		case 'u':
+			if i+5 > len(b) || !isHex4(b[i+1:i+5]) {
+				return nil, false, 0, fmt.Errorf("bad \\u escape at offset %d", i-1)
+			}
+			i += 5
+		default:
+			return nil, false, 0, fmt.Errorf("bad escape at offset %d", i-1)
+		}
+	}
+}
+
+func isHex4(h []byte) bool {
+	for _, c := range h {
+		if hexVal(c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func hexVal(c byte) rune {
+	switch {
+	case c >= '0' && c <= '9':
+		return rune(c - '0')
+	case c >= 'a' && c <= 'f':
+		return rune(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return rune(c - 'A' + 10)
+	}
+	return -1
+}
+
+// jsonUnescape appends the decoded contents of a raw string that
+// jsonString accepted (escapes are known to be well formed).
+func jsonUnescape(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(raw[i+1:])
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2 := utf8.RuneError
+				if i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+					r2 = hex4(raw[i+3:])
+				}
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					r = d
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, raw[i])
+		}
+		i++
+	}
+	return dst
+}
+
+func hex4(h []byte) rune {
+	if len(h) < 4 {
+		return utf8.RuneError
+	}
+	return hexVal(h[0])<<12 | hexVal(h[1])<<8 | hexVal(h[2])<<4 | hexVal(h[3])
+}
+
+// jsonKeyIs compares a raw (possibly escaped) key with an ASCII name
+// without allocating: escaped keys are decoded into a small stack buffer.
+func jsonKeyIs(raw []byte, escaped bool, name string) bool {
+	if !escaped {
+		return string(raw) == name
+	}
+	if len(raw) > 6*len(name)+6 {
+		return false
+	}
+	var buf [64]byte
+	return string(jsonUnescape(buf[:0], raw)) == name
+}
+
+// jsonInt parses an integer number (no fraction, no exponent) at i.
+func jsonInt(b []byte, i int) (v int64, next int, err error) {
+	start := i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	var u uint64
+	digits := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if u > (1<<63)/10 {
+			return 0, 0, fmt.Errorf("integer at offset %d overflows int64", start)
+		}
+		u = u*10 + uint64(b[i]-'0')
+		digits++
+	}
+	if digits == 0 || (digits > 1 && b[start+btoi(neg)] == '0') {
+		return 0, 0, fmt.Errorf("expected an integer at offset %d", start)
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return 0, 0, fmt.Errorf("number at offset %d is not an integer", start)
+	}
+	if (!neg && u > 1<<63-1) || u > 1<<63 {
+		return 0, 0, fmt.Errorf("integer at offset %d overflows int64", start)
+	}
+	if neg {
+		return -int64(u), i, nil
+	}
+	return int64(u), i, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// jsonNumber skips a number per RFC 8259 grammar.
+func jsonNumber(b []byte, i int) (int, error) {
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return 0, fmt.Errorf("invalid value at offset %d", start)
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return 0, fmt.Errorf("invalid number at offset %d", start)
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return 0, fmt.Errorf("invalid number at offset %d", start)
+		}
+	}
+	return i, nil
+}
+
+// jsonSkip returns the index after the value starting at i (after optional
+// whitespace). It checks structure but not string contents (control bytes,
+// UTF-8): Scan forwards bytes, it does not judge them.
+func jsonSkip(b []byte, i int) (int, error) {
+	var stack [jsonMaxDepth / 64]uint64 // bit set: object, clear: array
+	depth := 0
+	for {
+		i = jsonWS(b, i)
+		if i >= len(b) {
+			return 0, errJSONEnd
+		}
+		switch c := b[i]; c {
+		case '{', '[':
+			i = jsonWS(b, i+1)
+			if i < len(b) && b[i] == c+2 { // '}' and ']' are two past
+				i++
+				break
+			}
+			if depth == jsonMaxDepth {
+				return 0, errors.New("JSON nested too deep")
+			}
+			if c == '{' {
+				stack[depth/64] |= 1 << (depth % 64)
+				var err error
+				if i, err = jsonKeyColon(b, i); err != nil {
+					return 0, err
+				}
+			} else {
+				stack[depth/64] &^= 1 << (depth % 64)
+			}
+			depth++
+			continue
+		case '"':
+			_, _, next, err := jsonString(b, i)
+			if err != nil {
+				return 0, err
+			}
+			i = next
+		case 't':
+			if !bytes.HasPrefix(b[i:], []byte("true")) {
+				return 0, fmt.Errorf("invalid value at offset %d", i)
+			}
+			i += 4
+		case 'f':
+			if !bytes.HasPrefix(b[i:], []byte("false")) {
+				return 0, fmt.Errorf("invalid value at offset %d", i)
+			}
+			i += 5
+		case 'n':
+			if !bytes.HasPrefix(b[i:], []byte("null")) {
+				return 0, fmt.Errorf("invalid value at offset %d", i)
+			}
+			i += 4
+		default:
+			var err error
+			if i, err = jsonNumber(b, i); err != nil {
+				return 0, err
+			}
+		}
+		// After a value: close containers or move to the next element.
+		for {
+			if depth == 0 {
+				return i, nil
+			}
+			i = jsonWS(b, i)
+			if i >= len(b) {
+				return 0, errJSONEnd
+			}
+			inObject := stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			switch {
+			case b[i] == ',':
+				i++
+				if inObject {
+					var err error
+					if i, err = jsonKeyColon(b, jsonWS(b, i)); err != nil {
+						return 0, err
+					}
+				}
+			case b[i] == '}' && inObject, b[i] == ']' && !inObject:
+				i++
+				depth--
+				continue
+			default:
+				return 0, fmt.Errorf("unexpected %q at offset %d", b[i], i)
+			}
+			break
+		}
+	}
+}
+
+// jsonKeyColon skips `"key" :` at i.
+func jsonKeyColon(b []byte, i int) (int, error) {
+	_, _, i, err := jsonString(b, i)
+	if err != nil {
+		return 0, err
+	}
+	i = jsonWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return 0, fmt.Errorf("expected ':' at offset %d", i)
+	}
+	return i + 1, nil
+}
+
+// jsonFields calls visit for each key of the object at i (after optional
+// whitespace) with the index of its value, skips the value, and returns the
+// index after the object.
+func jsonFields(b []byte, i int, visit func(raw []byte, escaped bool, v int) error) (int, error) {
+	i = jsonWS(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return 0, fmt.Errorf("expected an object at offset %d", i)
+	}
+	i = jsonWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		raw, esc, next, err := jsonString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		i = jsonWS(b, next)
+		if i >= len(b) || b[i] != ':' {
+			return 0, fmt.Errorf("expected ':' at offset %d", i)
+		}
+		i = jsonWS(b, i+1)
+		if err := visit(raw, esc, i); err != nil {
+			return 0, fmt.Errorf("field %q: %w", raw, err)
+		}
+		if i, err = jsonSkip(b, i); err != nil {
+			return 0, err
+		}
+		i = jsonWS(b, i)
+		if i >= len(b) {
+			return 0, errJSONEnd
+		}
+		switch b[i] {
+		case ',':
+			i = jsonWS(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return 0, fmt.Errorf("unexpected %q at offset %d", b[i], i)
+		}
+	}
+}
