@@ -1,0 +1,161 @@
+package inflate
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+)
+
+const (
+	// windowSize is deflate's maximum back-reference distance.
+	windowSize = 32 << 10
+	// readRoom is the free output space given to every flate Read: more
+	// than the window, so one Read always takes all of flate's pending
+	// output (which never exceeds the window).
+	readRoom = windowSize + 1
+	// outInitial is the first output buffer: when it fills, the last
+	// window moves to the front, rarely enough to cost nothing amortised.
+	outInitial = 256 << 10
+)
+
+// syncFlush ends every zlib-stream payload (an empty stored block).
+var syncFlush = []byte{0x00, 0x00, 0xff, 0xff}
+
+// inflater is what zlibStream needs from a flate implementation.
+type inflater interface {
+	io.Reader
+	flate.Resetter
+}
+
+// zlibStream is Discord's zlib-stream: one deflate context per connection,
+// each payload ending with a sync flush, possibly split across messages.
+//
+// The context is never asked for input the message does not have: Push
+// stops reading once the source is drained. flate keeps every error sticky,
+// so an io.EOF reaching it would end the stream for good.
+type zlibStream struct {
+	newInflater func(io.Reader) io.ReadCloser
+	fr          inflater
+	src         msgSource
+	pending     []byte // a payload's messages until its sync flush arrives
+	// out holds recent output: payloads are written one after the other so
+	// the last window of output is always out[end-windowSize:end], needed
+	// to restart flate after the boundary case described in inflate.
+	out      []byte
+	end      int
+	begun    bool // zlib header consumed
+	restarts int  // boundary restarts (see inflate); tests check the path runs
+	err      error
+}
+
+// NewZlibStream returns a decompressor for compress=zlib-stream.
+func NewZlibStream() Decompressor {
+	return &zlibStream{newInflater: flate.NewReader}
+}
+
+func (z *zlibStream) Push(msg []byte) ([]byte, bool, error) {
+	if z.err != nil {
+		return nil, false, z.err
+	}
+	data := msg
+	if len(z.pending) > 0 || !bytes.HasSuffix(msg, syncFlush) {
+		z.pending = append(z.pending, msg...)
+		if !bytes.HasSuffix(z.pending, syncFlush) {
+			return nil, false, nil
+		}
+		data = z.pending
+	}
+	payload, err := z.inflate(data)
+	z.pending = z.pending[:0]
+	if err != nil {
+		z.err = err
+		return nil, false, err
+	}
+	return payload, true, nil
+}
+
+func (z *zlibStream) inflate(data []byte) ([]byte, error) {
+	if !z.begun {
+		if err := checkZlibHeader(data); err != nil {
+			return nil, err
+		}
+		data = data[2:]
+		z.begun = true
+	}
+	z.src.set(data)
+	if z.fr == nil {
+		z.fr = z.newInflater(&z.src).(inflater)
+	}
+	start := z.makeRoom(z.end)
+	for !z.src.drained() {
+		if cap(z.out)-z.end < readRoom {
+			start = z.makeRoom(start)
+		}
+		n, err := z.fr.Read(z.out[z.end:cap(z.out)])
+		z.end += n
+		if err == nil {
+			continue
+		}
+		// flate asks for more input after an empty stored block whose flush
+		// had nothing left to hand out (the window had just been flushed
+		// full). The last bytes came through Read, i.e. a stored block: the
+		// stream is at a byte-aligned block boundary with all output out,
+		// so restarting flate with the last window of output as its
+		// dictionary continues it exactly.
+		if errors.Is(err, io.ErrUnexpectedEOF) && z.src.drained() && z.src.endedByRead {
+			if rerr := z.fr.Reset(&z.src, z.out[max(0, z.end-windowSize):z.end]); rerr != nil {
+				return nil, fmt.Errorf("inflate zlib-stream: restart: %w", rerr)
+			}
+			z.restarts++
+			break
+		}
+		return nil, fmt.Errorf("inflate zlib-stream: %w", err)
+	}
+	return z.out[start:z.end:z.end], nil
+}
+
+// makeRoom ensures readRoom free bytes after end, keeping the last window
+// and the current payload (which starts at start); it returns where the
+// payload starts afterwards.
+func (z *zlibStream) makeRoom(start int) int {
+	if cap(z.out)-z.end >= readRoom {
+		return start
+	}
+	keep := min(start, max(0, z.end-windowSize))
+	live := z.end - keep
+	if cap(z.out) >= 2*(live+readRoom) {
+		copy(z.out[:cap(z.out)], z.out[keep:z.end])
+	} else {
+		grown := make([]byte, max(outInitial, 2*(live+readRoom)))
+		copy(grown, z.out[keep:z.end])
+		z.out = grown
+	}
+	z.end = live
+	return start - keep
+}
+
+// checkZlibHeader validates the 2-byte zlib header (RFC 1950): deflate,
+// window at most 32 KiB, no preset dictionary, valid check bits.
+func checkZlibHeader(data []byte) error {
+	if len(data) < 2 {
+		return errors.New("inflate zlib-stream: message shorter than the zlib header")
+	}
+	cmf, flg := data[0], data[1]
+	switch {
+	case cmf&0x0f != 8 || cmf>>4 > 7:
+		return fmt.Errorf("inflate zlib-stream: header %02x%02x is not deflate", cmf, flg)
+	case (uint16(cmf)<<8|uint16(flg))%31 != 0:
+		return fmt.Errorf("inflate zlib-stream: header %02x%02x fails its check", cmf, flg)
+	case flg&0x20 != 0:
+		return errors.New("inflate zlib-stream: header asks for a preset dictionary")
+	}
+	return nil
+}
+
+func (z *zlibStream) Close() error {
+	z.err = errors.New("inflate zlib-stream: closed")
+	z.fr, z.out, z.pending = nil, nil, nil
+	return nil
+}

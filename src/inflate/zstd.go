@@ -1,0 +1,155 @@
+package inflate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// zstdStream is Discord's zstd-stream: one zstd frame for the whole
+// connection, never ended; after each payload the server flushes, so each
+// message carries whole blocks of exactly one payload.
+//
+// klauspost's streaming decoder pulls from an io.Reader and turns any error,
+// io.EOF included, into a sticky one, so it cannot be told "no more input
+// yet". It therefore runs in its own goroutine (with concurrency 1, which
+// decodes synchronously inside Read, without read-ahead), reading from a
+// source that blocks between messages. The source being asked for more
+// input while the current message is used up means the decoder has handed
+// out every byte of the blocks it had: the payload is complete.
+type zstdStream struct {
+	in   chan []byte   // Push -> decoder goroutine: next message
+	done chan error    // decoder goroutine -> Push: message consumed (nil) or failed
+	quit chan struct{} // closed by Close
+	exit chan struct{} // closed when the goroutine has returned
+	out  []byte        // written by the goroutine between in and done only
+	err  error
+}
+
+// NewZstdStream returns a decompressor for compress=zstd-stream.
+func NewZstdStream() Decompressor {
+	z := &zstdStream{
+		in:   make(chan []byte),
+		done: make(chan error),
+		quit: make(chan struct{}),
+		exit: make(chan struct{}),
+	}
+	go z.run()
+	return z
+}
+
+func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
+	if z.err != nil {
+		return nil, false, z.err
+	}
+	z.out = z.out[:0]
+	select {
+	case z.in <- msg:
+	case <-z.exit:
+		z.err = errors.New("inflate zstd-stream: decoder stopped")
+		return nil, false, z.err
+	}
+	if err := <-z.done; err != nil {
+		z.err = fmt.Errorf("inflate zstd-stream: %w", err)
+		return nil, false, z.err
+	}
+	return z.out, true, nil
+}
+
+func (z *zstdStream) Close() error {
+	select {
+	case <-z.quit:
+	default:
+		close(z.quit)
+	}
+	<-z.exit
+	if z.err == nil {
+		z.err = errors.New("inflate zstd-stream: closed")
+	}
+	return nil
+}
+
+// errClosed ends the decoder when the stream is closed.
+var errClosed = errors.New("closed")
+
+// run is the decoder goroutine.
+func (z *zstdStream) run() {
+	defer close(z.exit)
+	src := &blockingSource{z: z}
+	// Wait for the first message before the decoder may read, so that any
+	// failure is reported to the Push that brought the bad bytes.
+	if !src.next() {
+		return
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err == nil {
+		err = dec.Reset(src)
+	}
+	if err != nil {
+		z.fail(err)
+		return
+	}
+	defer dec.Close()
+	for {
+		if cap(z.out)-len(z.out) < readRoom {
+			z.out = slices.Grow(z.out, max(2*cap(z.out), 64<<10))
+		}
+		n, err := dec.Read(z.out[len(z.out):cap(z.out)])
+		z.out = z.out[:len(z.out)+n]
+		if err != nil {
+			if errors.Is(err, errClosed) {
+				return
+			}
+			if err == io.EOF {
+				err = errors.New("frame ended")
+			}
+			z.fail(err)
+			return
+		}
+	}
+}
+
+// fail reports err to the Push waiting for the current message.
+func (z *zstdStream) fail(err error) {
+	select {
+	case z.done <- err:
+	case <-z.quit:
+	}
+}
+
+// blockingSource feeds the decoder message by message.
+type blockingSource struct {
+	z    *zstdStream
+	data []byte
+}
+
+// next waits for the next message; false when closed.
+func (s *blockingSource) next() bool {
+	select {
+	case s.data = <-s.z.in:
+		return true
+	case <-s.z.quit:
+		return false
+	}
+}
+
+func (s *blockingSource) Read(p []byte) (int, error) {
+	for len(s.data) == 0 {
+		// The decoder wants more than this message holds: every byte it
+		// decoded from it is in out. Complete the Push, wait for the next.
+		select {
+		case s.z.done <- nil:
+		case <-s.z.quit:
+			return 0, errClosed
+		}
+		if !s.next() {
+			return 0, errClosed
+		}
+	}
+	n := copy(p, s.data)
+	s.data = s.data[n:]
+	return n, nil
+}
