@@ -31,7 +31,7 @@ func TestTokenNeverInConfigOutput(t *testing.T) {
 		"%v value":  fmt.Sprintf("%v", *c),
 		"%+v value": fmt.Sprintf("%+v", *c),
 		"%#v value": fmt.Sprintf("%#v", *c),
-		"%s token":  fmt.Sprintf("%s", c.Token),
+		"%s token":  fmt.Sprintf("%s", c.Token), //nolint:staticcheck // the %s verb is what is tested
 		"%q token":  fmt.Sprintf("%q", c.Token),
 		"%x token":  fmt.Sprintf("%x", c.Token),
 		"json":      string(jsonOut),

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"net"
 	"net/url"
 	"strconv"
@@ -20,7 +19,7 @@ func parseAMQP(s string) (string, error) {
 	if strings.Contains(s, "://") {
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Hostname() == "" || !validPort(u.Port(), true) {
-			return "", errors.New(acceptedAMQP)
+			return "", accepted(acceptedAMQP)
 		}
 		return s, nil
 	}
@@ -32,12 +31,12 @@ func parseAMQP(s string) (string, error) {
 	case strings.Contains(s, ":"):
 		h, p, err := net.SplitHostPort(s)
 		if err != nil {
-			return "", errors.New(acceptedAMQP)
+			return "", accepted(acceptedAMQP)
 		}
 		host, port = h, p
 	}
 	if !validHost(host) || !validPort(port, false) {
-		return "", errors.New(acceptedAMQP)
+		return "", accepted(acceptedAMQP)
 	}
 	return "amqp://guest:guest@" + net.JoinHostPort(host, port) + "/", nil
 }
@@ -52,12 +51,15 @@ func validHost(h string) bool {
 		return true
 	}
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c == '-' || c == '.' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		if !isHostChar(h[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func isHostChar(c byte) bool {
+	return c == '-' || c == '.' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // validPort accepts 1..65535; an empty port is accepted only if optional.
@@ -77,12 +79,12 @@ const acceptedRedis = "a URL redis://[user:pass@]host[:port][/db] or rediss://..
 func parseRedisURL(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Hostname() == "" || !validPort(u.Port(), true) {
-		return "", errors.New(acceptedRedis)
+		return "", accepted(acceptedRedis)
 	}
 	// The path selects the database; anything else would fail later, at
 	// connect time, which is too late to report it with the other problems.
 	if db := strings.TrimPrefix(u.Path, "/"); db != "" && !isDigits(db) {
-		return "", errors.New(acceptedRedis)
+		return "", accepted(acceptedRedis)
 	}
 	return s, nil
 }
@@ -93,17 +95,16 @@ func parseDiscordAPI(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" ||
 		!validPort(u.Port(), true) || u.RawQuery != "" || u.Fragment != "" {
-		return "", errors.New(acceptedDiscordAPI)
+		return "", accepted(acceptedDiscordAPI)
 	}
 	// "/gateway/bot" is appended to it.
 	return strings.TrimRight(s, "/"), nil
 }
 
 func parseMetricsAddr(s string) (string, error) {
-	const accepted = "host:port or :port, e.g. :9090"
 	host, port, err := net.SplitHostPort(s)
 	if err != nil || !validPort(port, false) || (host != "" && !validHost(host)) {
-		return "", errors.New(accepted)
+		return "", accepted("host:port or :port, e.g. :9090")
 	}
 	return s, nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,8 +9,13 @@ import (
 )
 
 // The parsers below turn one trimmed, non-empty value into its typed form.
-// Their error text is the "accepted" part of an *Error; Load adds the
+// Their error is what is accepted; Load makes it an *Error with the
 // variable name and the value.
+
+// accepted is a parser's error: the text for Error.Accepted.
+type accepted string
+
+func (a accepted) Error() string { return string(a) }
 
 const acceptedBool = "true, false, 1, 0, yes or no (any case)"
 
@@ -22,19 +26,19 @@ func parseBool(s string) (bool, error) {
 	case "false", "0", "no":
 		return false, nil
 	}
-	return false, errors.New(acceptedBool)
+	return false, accepted(acceptedBool)
 }
 
 // intRange returns a parser for a decimal integer in [lo, hi].
 func intRange(lo, hi int) func(string) (int, error) {
-	accepted := fmt.Sprintf("an integer from %d to %d", lo, hi)
+	want := accepted(fmt.Sprintf("an integer from %d to %d", lo, hi))
 	if hi == math.MaxInt {
-		accepted = fmt.Sprintf("an integer >= %d", lo)
+		want = accepted(fmt.Sprintf("an integer >= %d", lo))
 	}
 	return func(s string) (int, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < lo || n > hi {
-			return 0, errors.New(accepted)
+			return 0, want
 		}
 		return n, nil
 	}
@@ -48,13 +52,13 @@ func parseDuration(s string) (time.Duration, error) {
 	if isDigits(s) {
 		ms, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || ms <= 0 || ms > math.MaxInt64/int64(time.Millisecond) {
-			return 0, errors.New(acceptedDuration)
+			return 0, accepted(acceptedDuration)
 		}
 		return time.Duration(ms) * time.Millisecond, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, errors.New(acceptedDuration)
+		return 0, accepted(acceptedDuration)
 	}
 	return d, nil
 }
@@ -82,7 +86,7 @@ func parseCompress(s string) (string, error) {
 	}
 	on, err := parseBool(s)
 	if err != nil {
-		return "", errors.New(acceptedCompress)
+		return "", accepted(acceptedCompress)
 	}
 	if on {
 		return CompressZlib, nil
@@ -97,5 +101,5 @@ func parseEncoding(s string) (string, error) {
 	case EncodingJSON:
 		return EncodingJSON, nil
 	}
-	return "", errors.New("etf or json")
+	return "", accepted("etf or json")
 }

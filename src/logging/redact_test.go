@@ -53,7 +53,7 @@ func TestRedactMasksTheToken(t *testing.T) {
 
 func TestRedactLeavesOtherValuesAlone(t *testing.T) {
 	var buf bytes.Buffer
-	New(&buf, false, token).Info("hello", "n", 3, "s", "plain", "err", errors.New("boom"), ShardAttr(2))
+	New(&buf, false, token).Info("hello", slog.Int("n", 3), slog.String("s", "plain"), slog.Any("err", errors.New("boom")), ShardAttr(2))
 	want := `"msg":"hello","n":3,"s":"plain","err":"boom","shard_id":2}`
 	if !strings.HasSuffix(strings.TrimSpace(buf.String()), want) {
 		t.Errorf("got %s\nwant suffix %s", buf.String(), want)
