@@ -110,6 +110,9 @@ func TestGoodValues(t *testing.T) {
 		{varAMQPHost, "amqp://u:p@rabbit:5672/vh", amqp, "amqp://u:p@rabbit:5672/vh"},
 		{varAMQPHost, "amqps://u:p@rabbit/", amqp, "amqps://u:p@rabbit/"},
 		{varAMQPHost, "amqp://rabbit", amqp, "amqp://rabbit"},
+		{varAMQPHost, "AMQP://rabbit", amqp, "AMQP://rabbit"},
+		{varAMQPHost, "amqp://u:p@ss@[::1]:5672/%2f", amqp, "amqp://u:p@ss@[::1]:5672/%2f"},
+		{varAMQPHost, "rabbit-1.internal.example", amqp, "amqp://guest:guest@rabbit-1.internal.example:5672/"},
 
 		{varDebug, "true", debug, true},
 		{varDebug, "TRUE", debug, true},
