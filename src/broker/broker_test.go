@@ -2,6 +2,15 @@ package broker
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,4 +128,374 @@ func TestCommandsArriveWithAndWithoutShardIDHeader(t *testing.T) {
 	if c := waitCommand(t, b, odd, 5*time.Second); c.Targeted {
 		t.Fatal("string shard_id header must be ignored")
 	}
+}
+
+func TestExchangesAreDeclaredExactlyLikeTheReferenceImplementation(t *testing.T) {
+	raw := testAMQPURL(t)
+	connectTest(t, Options{URL: raw})
+	obs := newObserver(t, raw)
+	// A re-declaration with different settings would close the channel with
+	// PRECONDITION_FAILED; these are the reference implementation's declarations, as a
+	// bot's worker makes them, so they must succeed.
+	if err := obs.ch.ExchangeDeclarePassive(ExchangeGateway, "direct", false, false, false, false, nil); err != nil {
+		t.Fatalf("passive declare %s: %v", ExchangeGateway, err)
+	}
+	if err := obs.ch.ExchangeDeclare(ExchangeGateway, "direct", false, false, false, false, nil); err != nil {
+		t.Fatalf("declare %s (direct, not durable, not auto-delete, no args): %v", ExchangeGateway, err)
+	}
+	if err := obs.ch.ExchangeDeclare(ExchangeCommands, "fanout", true, false, false, false, nil); err != nil {
+		t.Fatalf("declare %s (fanout, durable, not auto-delete, no args): %v", ExchangeCommands, err)
+	}
+}
+
+func TestCommandQueueIsServerNamedExclusiveAndAutoDeleted(t *testing.T) {
+	raw := testAMQPURL(t)
+	b := connectTest(t, Options{URL: raw})
+	b.mu.Lock()
+	queue := b.sess.queue
+	b.mu.Unlock()
+	if !strings.HasPrefix(queue, "amq.gen-") {
+		t.Fatalf("queue %q is not server-named", queue)
+	}
+
+	// Exclusive: another connection may not even look at it.
+	obs := newObserver(t, raw)
+	_, err := obs.ch.QueueDeclarePassive(queue, false, true, true, false, nil)
+	var aerr *amqp.Error
+	if !errors.As(err, &aerr) || aerr.Code != amqp.ResourceLocked {
+		t.Fatalf("passive declare of the commands queue from another connection: %v, want RESOURCE_LOCKED", err)
+	}
+
+	// Auto-delete: cancelling the consumer (StopConsuming) deletes it.
+	b.StopConsuming()
+	if _, ok := <-b.Commands(); ok {
+		t.Fatal("Commands() not closed after StopConsuming")
+	}
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		s := b.sess
+		b.mu.Unlock()
+		ch, err := s.conn.Channel() // the owner may still look at an exclusive queue
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Close()
+		_, err = ch.QueueDeclarePassive(queue, false, true, true, false, nil)
+		return errors.As(err, &aerr) && aerr.Code == amqp.NotFound
+	})
+}
+
+func TestReconnectAfterConnectionCutLosesNothingAndKeepsOrder(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	b := connectTest(t, Options{URL: p.urlThrough(t, raw)})
+	commands := b.Commands()
+	key := randomKey(t)
+	obs := newObserver(t, raw)
+	d := obs.bind(t, key)
+	ctx := testContext(t, 30*time.Second)
+
+	const before, during = 200, 300
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := b.Publish(ctx, i%4, []byte(key), []byte(strconv.Itoa(i))); err != nil {
+				t.Fatalf("publish %d: %v", i, err)
+			}
+		}
+	}
+	publish(0, before)
+	p.cut(true) // some of these are surely not confirmed yet
+	waitFor(t, func() bool { return !b.Up() })
+	publish(before, before+during)
+	if got := b.Buffered(); got == 0 {
+		t.Fatal("nothing buffered during the outage")
+	}
+	waitFor(t, func() bool { return p.refusedCount() >= 3 }) // it keeps retrying, with backoff
+	p.resume()
+	waitFor(t, b.Up)
+
+	// At-least-once: duplicates are allowed, losses are not; first sightings are in order.
+	seen := map[int]bool{}
+	last := -1
+	for len(seen) < before+during {
+		m := receive(t, d, 10*time.Second)
+		i, err := strconv.Atoi(string(m.Body))
+		if err != nil {
+			t.Fatalf("unexpected body %q", m.Body)
+		}
+		if seen[i] {
+			continue
+		}
+		if i < last {
+			t.Fatalf("dispatch %d first seen after %d", i, last)
+		}
+		seen[i], last = true, i
+	}
+	if err := b.out.waitEmpty(ctx); err != nil {
+		t.Fatalf("not everything confirmed after recovery: %v", err)
+	}
+
+	// The Commands channel is the same one, and works again.
+	if b.Commands() != commands {
+		t.Fatal("Commands() changed across reconnect")
+	}
+	body := []byte(randomKey(t))
+	waitFor(t, func() bool { // the new queue is bound by the time Up() is true; publish until seen
+		publishCommand(t, obs, body, nil)
+		select {
+		case c := <-commands:
+			return bytes.Equal(c.Body, body)
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+}
+
+func TestPublishBlocksWhileBufferFullAndResumesAfterRecovery(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	b := connectTest(t, Options{URL: p.urlThrough(t, raw), MaxBufferBytes: 1000})
+	key := randomKey(t)
+	obs := newObserver(t, raw)
+	d := obs.bind(t, key)
+
+	p.cut(true)
+	waitFor(t, func() bool { return !b.Up() })
+	body := bytes.Repeat([]byte{'x'}, 100)
+	for i := range 10 {
+		body[0] = byte('0' + i)
+		if err := b.Publish(testContext(t, time.Second), 0, []byte(key), body); err != nil {
+			t.Fatalf("publish %d into a buffer with room: %v", i, err)
+		}
+	}
+	if got := b.Buffered(); got != 1000 {
+		t.Fatalf("Buffered() = %d, want 1000", got)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := b.Publish(short, 0, []byte(key), body); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("publish into a full buffer: %v, want it to block until ctx ends", err)
+	}
+
+	waitFor(t, func() bool { return p.refusedCount() >= 2 })
+	unblocked := make(chan error, 1)
+	go func() {
+		body := bytes.Repeat([]byte{'y'}, 100)
+		unblocked <- b.Publish(testContext(t, 30*time.Second), 0, []byte(key), body)
+	}()
+	p.resume()
+	if err := <-unblocked; err != nil {
+		t.Fatalf("blocked publish after recovery: %v", err)
+	}
+	got := map[byte]bool{}
+	for len(got) < 11 {
+		got[receive(t, d, 10*time.Second).Body[0]] = true
+	}
+}
+
+func TestCloseWaitsForEveryConfirm(t *testing.T) {
+	raw := testAMQPURL(t)
+	b := connectTest(t, Options{URL: raw})
+	key := randomKey(t)
+	obs := newObserver(t, raw)
+	d := obs.bind(t, key)
+	const n = 5000
+	body := bytes.Repeat([]byte{'z'}, 512)
+	for i := range n {
+		if err := b.Publish(testContext(t, 10*time.Second), 0, []byte(key), body); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	if err := b.Close(testContext(t, 20*time.Second)); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := b.Buffered(); got != 0 {
+		t.Fatalf("Buffered() after Close = %d", got)
+	}
+	for i := range n {
+		receive(t, d, 10*time.Second)
+		_ = i
+	}
+	if err := b.Publish(context.Background(), 0, []byte(key), body); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Publish after Close: %v, want ErrClosed", err)
+	}
+	if _, ok := <-b.Commands(); ok {
+		t.Fatal("Commands() open after Close")
+	}
+	if b.Up() {
+		t.Fatal("Up() after Close")
+	}
+}
+
+func TestCloseReportsHowManyWereLeftUnconfirmed(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	b := connectTest(t, Options{URL: p.urlThrough(t, raw)})
+	p.cut(true)
+	waitFor(t, func() bool { return !b.Up() })
+	for range 5 {
+		if err := b.Publish(context.Background(), 0, []byte(randomKey(t)), []byte("abc")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := b.Close(ctx)
+	var uerr *UnconfirmedError
+	if !errors.As(err, &uerr) || uerr.Messages != 5 || uerr.Bytes != 15 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want 5 dispatches (15 bytes) unconfirmed", err)
+	}
+}
+
+func TestChannelLossIsRecoveredLikeConnectionLoss(t *testing.T) {
+	raw := testAMQPURL(t)
+	b := connectTest(t, Options{URL: raw})
+	key := randomKey(t)
+	obs := newObserver(t, raw)
+	d := obs.bind(t, key)
+	ctx := testContext(t, 20*time.Second)
+
+	for _, which := range []string{"publish", "command"} {
+		b.mu.Lock()
+		s := b.sess
+		b.mu.Unlock()
+		ch := s.pub
+		if which == "command" {
+			ch = s.con
+		}
+		if err := ch.Close(); err != nil {
+			t.Fatalf("close %s channel: %v", which, err)
+		}
+		waitFor(t, func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return b.sess != nil && b.sess != s
+		})
+		body := []byte(which + randomKey(t))
+		if err := b.Publish(ctx, 1, []byte(key), body); err != nil {
+			t.Fatal(err)
+		}
+		if m := receive(t, d, 10*time.Second); !bytes.Equal(m.Body, body) {
+			t.Fatalf("after %s channel loss got %q", which, m.Body)
+		}
+		cmd := []byte(which + randomKey(t))
+		publishCommand(t, obs, cmd, nil)
+		waitCommand(t, b, cmd, 10*time.Second)
+	}
+}
+
+func TestConnectRetriesUntilTheBrokerIsReachable(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	p.cut(true)
+	var logs syncBuffer
+	type result struct {
+		b   *Broker
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := Connect(testContext(t, 30*time.Second), Options{
+			URL: p.urlThrough(t, raw), ContentType: ContentTypeJSON,
+			MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		})
+		done <- result{b, err}
+	}()
+	waitFor(t, func() bool { return strings.Count(logs.String(), "connection attempt failed") >= 3 })
+	p.resume()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Connect after the broker came back: %v", r.err)
+	}
+	defer r.b.Close(context.Background())
+	if !r.b.Up() {
+		t.Fatal("Up() = false")
+	}
+}
+
+func TestConnectGivesUpWhenCtxEndsAndNeverLogsThePassword(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts, then hangs up: a broker that is not there
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	const password = "s3cr3t-Pa55"
+	var logs syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = Connect(ctx, Options{
+		URL: "amqp://cordis:" + password + "@" + ln.Addr().String() + "/", ContentType: ContentTypeJSON,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect = %v, want ctx's error", err)
+	}
+	out := logs.String() + err.Error()
+	if !strings.Contains(logs.String(), "connection attempt failed") {
+		t.Fatalf("failures not logged: %s", out)
+	}
+	if strings.Contains(out, password) {
+		t.Fatalf("password leaked: %s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestCloseEndsEveryGoroutine(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	baseline := runtime.NumGoroutine()
+	b, err := Connect(testContext(t, 10*time.Second), Options{URL: p.urlThrough(t, raw), ContentType: ContentTypeJSON,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(context.Background(), 0, []byte(randomKey(t)), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	first := b.sess
+	b.mu.Unlock()
+	p.cut(false) // exercise a reconnect too
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.sess != nil && b.sess != first && b.Buffered() == 0
+	})
+	if err := b.Close(testContext(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	p.close()                                                               // the proxy's own goroutines
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= baseline-1 }) // baseline counted the proxy's accept loop
 }

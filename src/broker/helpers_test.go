@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
+
 	"io"
 	"log/slog"
 	"net"
@@ -121,10 +121,11 @@ type proxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	down    bool
+	refused int // connections turned away while down
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
 }
 
 func newProxy(tb testing.TB, target string) *proxy {
@@ -161,6 +162,9 @@ func (p *proxy) accept() {
 		down := p.down
 		p.mu.Unlock()
 		if down {
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
 			c.Close()
 			continue
 		}
@@ -200,6 +204,12 @@ func (p *proxy) cut(stayDown bool) {
 	p.mu.Unlock()
 }
 
+func (p *proxy) refusedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
+}
+
 func (p *proxy) resume() {
 	p.mu.Lock()
 	p.down = false
@@ -211,5 +221,3 @@ func (p *proxy) close() {
 	p.cut(true)
 	p.wg.Wait()
 }
-
-var errTimeout = errors.New("timeout")

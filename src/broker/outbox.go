@@ -29,10 +29,10 @@ type outbox struct {
 	wake     chan struct{} // capacity 1: tells the publisher there is pending work
 }
 
-// waiter is a Publish call blocked for room. Whoever frees room reserves need bytes on
-// its behalf and closes ready, so a large dispatch cannot be starved by small ones.
+// waiter is a Publish call blocked for room. Whoever frees room queues the waiter's entry
+// on its behalf, in arrival order, so a large dispatch cannot be starved by small ones.
 type waiter struct {
-	need    int
+	e       entry
 	ready   chan struct{}
 	granted bool
 }
@@ -67,7 +67,7 @@ func (o *outbox) add(ctx context.Context, shard int, key, body []byte) error {
 		o.signal()
 		return nil
 	}
-	w := &waiter{need: need, ready: make(chan struct{})}
+	w := &waiter{e: e, ready: make(chan struct{})}
 	o.waiters = append(o.waiters, w)
 	o.mu.Unlock()
 
@@ -77,24 +77,19 @@ func (o *outbox) add(ctx context.Context, shard int, key, body []byte) error {
 	}
 
 	o.mu.Lock()
-	if !w.granted {
-		if i := slices.Index(o.waiters, w); i >= 0 {
-			o.waiters = slices.Delete(o.waiters, i, i+1)
-			o.grantLocked() // the ones behind us may fit now
-		}
-		closed := o.closed
-		o.mu.Unlock()
-		o.pool.put(e.buf)
-		if closed {
-			return ErrClosed
-		}
-		return ctx.Err()
+	defer o.mu.Unlock()
+	if w.granted { // possibly in a race with ctx ending: it is queued, so it counts as done
+		return nil
 	}
-	// Granted (possibly in a race with ctx ending): the room is ours, use it.
-	o.pending.pushBack(e)
-	o.mu.Unlock()
-	o.signal()
-	return nil
+	if i := slices.Index(o.waiters, w); i >= 0 {
+		o.waiters = slices.Delete(o.waiters, i, i+1)
+		o.grantLocked() // the ones behind us may fit now
+	}
+	o.pool.put(e.buf)
+	if o.closed {
+		return ErrClosed
+	}
+	return ctx.Err()
 }
 
 func (o *outbox) signal() {
@@ -108,10 +103,12 @@ func (o *outbox) signal() {
 func (o *outbox) grantLocked() {
 	for len(o.waiters) > 0 && !o.closed {
 		w := o.waiters[0]
-		if !o.fitsLocked(w.need) {
+		if !o.fitsLocked(len(w.e.body)) {
 			return
 		}
-		o.used += w.need
+		o.used += len(w.e.body)
+		o.pending.pushBack(w.e)
+		o.signal()
 		w.granted = true
 		close(w.ready)
 		o.waiters[0] = nil

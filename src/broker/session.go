@@ -38,6 +38,7 @@ type session struct {
 	conClosed  chan *amqp.Error // nil (never ready) when not consuming
 	blocked    chan amqp.Blocking
 	deliveries <-chan amqp.Delivery
+	queue      string // server-named commands queue
 
 	nextTag uint64 // delivery tag of the last publish on pub; tags start at 1 per channel
 }
@@ -145,6 +146,7 @@ func openSession(ctx context.Context, opts *Options, consume bool, consumerTag s
 	if err != nil {
 		return s, fmt.Errorf("declare command queue: %w", err)
 	}
+	s.queue = q.Name
 	if err = s.con.QueueBind(q.Name, "", ExchangeCommands, false, nil); err != nil {
 		return s, fmt.Errorf("bind queue %s to %s: %w", q.Name, ExchangeCommands, err)
 	}

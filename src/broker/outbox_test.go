@@ -1,0 +1,403 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// add is a test shorthand: queue body under key "K" for shard 0, without blocking.
+func mustAdd(t *testing.T, o *outbox, body string) {
+	t.Helper()
+	if err := o.add(context.Background(), 0, []byte("K"), []byte(body)); err != nil {
+		t.Fatalf("add %q: %v", body, err)
+	}
+}
+
+// sendAll plays the publisher: marks every pending entry sent with consecutive tags
+// starting after last, and returns the last tag used.
+func sendAll(o *outbox, last uint64) uint64 {
+	for {
+		if _, ok := o.next(maxInflight); !ok {
+			return last
+		}
+		last++
+		o.markSent(last)
+	}
+}
+
+func pendingBodies(o *outbox) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for i := range o.pending.len() {
+		out = append(out, string(o.pending.at(i).body))
+	}
+	return out
+}
+
+func inflightTags(o *outbox) []uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []uint64
+	for i := range o.inflight.len() {
+		out = append(out, o.inflight.at(i).tag)
+	}
+	return out
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestBufferCountsQueuedAndUnconfirmedBytes(t *testing.T) {
+	o := newOutbox(1 << 20)
+	mustAdd(t, o, "aaaa")
+	mustAdd(t, o, "bb")
+	if got := o.buffered(); got != 6 {
+		t.Fatalf("queued: buffered = %d, want 6", got)
+	}
+	last := sendAll(o, 0)
+	if got := o.buffered(); got != 6 {
+		t.Fatalf("unconfirmed: buffered = %d, want 6", got)
+	}
+	o.confirm(1, true)
+	if got := o.buffered(); got != 2 {
+		t.Fatalf("after one ack: buffered = %d, want 2", got)
+	}
+	o.confirm(last, true)
+	if msgs, bytes := o.stats(); msgs != 0 || bytes != 0 {
+		t.Fatalf("after all acks: stats = %d, %d", msgs, bytes)
+	}
+}
+
+func TestBufferCopiesBodyBecauseCallerReusesIt(t *testing.T) {
+	o := newOutbox(1 << 20)
+	buf := []byte("hello")
+	if err := o.add(context.Background(), 3, []byte("MESSAGE_CREATE"), buf); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXX")
+	e, _ := o.next(maxInflight)
+	if string(e.body) != "hello" || e.key != "MESSAGE_CREATE" || e.shard != 3 {
+		t.Fatalf("entry = %q %q %d", e.body, e.key, e.shard)
+	}
+}
+
+func TestPublishBlocksWhenBufferFullUntilAConfirmFreesRoom(t *testing.T) {
+	o := newOutbox(10)
+	mustAdd(t, o, "12345")
+	mustAdd(t, o, "67890")
+	sendAll(o, 0)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := o.add(ctx, 0, []byte("K"), []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("add into a full buffer: err = %v, want deadline exceeded", err)
+	}
+	if got := o.buffered(); got != 10 {
+		t.Fatalf("a refused add changed the count: %d", got)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- o.add(context.Background(), 0, []byte("K"), []byte("abc")) }()
+	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 1 })
+	select {
+	case err := <-done:
+		t.Fatalf("add returned %v while the buffer was full", err)
+	default:
+	}
+	o.confirm(1, true) // frees 5 bytes
+	if err := <-done; err != nil {
+		t.Fatalf("blocked add: %v", err)
+	}
+	if got := o.buffered(); got != 8 {
+		t.Fatalf("buffered = %d, want 8", got)
+	}
+}
+
+func TestBlockedPublishersAreServedInArrivalOrder(t *testing.T) {
+	o := newOutbox(10)
+	mustAdd(t, o, "0123456789")
+	sendAll(o, 0)
+
+	done := make(chan error, 2)
+	for _, body := range []string{"big-one", "s"} { // the big one arrived first: the small one must not overtake it
+		go func() { done <- o.add(context.Background(), 0, []byte("K"), []byte(body)) }()
+		waitFor(t, func() bool {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			return len(o.waiters) > 0 && len(o.waiters[len(o.waiters)-1].e.body) == len(body)
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := o.add(ctx, 0, []byte("K"), []byte("")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a newcomer must queue behind the waiters even if it fits: %v", err)
+	}
+	o.confirm(1, true)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pendingBodies(o); !equal(got, []string{"big-one", "s"}) {
+		t.Fatalf("pending = %q, want arrival order", got)
+	}
+}
+
+func TestDispatchLargerThanTheBufferEntersAloneWhenEmpty(t *testing.T) {
+	o := newOutbox(4)
+	mustAdd(t, o, "much larger than four bytes")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := o.add(ctx, 0, []byte("K"), []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("add behind an oversized dispatch: %v, want blocked", err)
+	}
+}
+
+func TestCancelledWaiterLetsTheNextOneIn(t *testing.T) {
+	o := newOutbox(10)
+	mustAdd(t, o, "01234567")
+	sendAll(o, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	big := make(chan error, 1)
+	go func() { big <- o.add(ctx, 0, []byte("K"), []byte("too big")) }()
+	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 1 })
+	small := make(chan error, 1)
+	go func() { small <- o.add(context.Background(), 0, []byte("K"), []byte("ok")) }()
+	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 2 })
+	cancel()
+	if err := <-big; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled add: %v", err)
+	}
+	if err := <-small; err != nil { // fits (8+2 <= 10) once the big one gave up its place
+		t.Fatalf("small add: %v", err)
+	}
+}
+
+func TestRepublishAfterLossKeepsOrderUnconfirmedFirst(t *testing.T) {
+	o := newOutbox(1 << 20)
+	for i := 1; i <= 5; i++ {
+		mustAdd(t, o, fmt.Sprint(i))
+	}
+	// 1..3 written on the old channel, 1 confirmed; 4 and 5 never written.
+	for range 3 {
+		o.next(maxInflight)
+	}
+	o.markSent(1)
+	o.markSent(2)
+	o.markSent(3)
+	o.confirm(1, true)
+	mustAdd(t, o, "6") // published during the outage
+
+	if n := o.requeueInflight(); n != 2 {
+		t.Fatalf("requeued %d, want 2", n)
+	}
+	if got := pendingBodies(o); !equal(got, []string{"2", "3", "4", "5", "6"}) {
+		t.Fatalf("republish order = %q", got)
+	}
+	// The new channel numbers from 1 again.
+	sendAll(o, 0)
+	if got := inflightTags(o); !equal(got, []uint64{1, 2, 3, 4, 5}) {
+		t.Fatalf("new tags = %v", got)
+	}
+	if msgs, bytes := o.stats(); msgs != 5 || bytes != 5 {
+		t.Fatalf("stats = %d, %d", msgs, bytes)
+	}
+}
+
+func TestNackedDispatchIsPublishedAgainBeforeNewOnes(t *testing.T) {
+	o := newOutbox(1 << 20)
+	mustAdd(t, o, "a")
+	mustAdd(t, o, "b")
+	sendAll(o, 0)
+	mustAdd(t, o, "c")
+	r := o.confirm(1, false)
+	if r.requeued != 1 || r.acked != 0 {
+		t.Fatalf("nack result = %+v", r)
+	}
+	if got := pendingBodies(o); !equal(got, []string{"a", "c"}) {
+		t.Fatalf("pending = %q", got)
+	}
+	if got := inflightTags(o); !equal(got, []uint64{2}) {
+		t.Fatalf("inflight = %v", got)
+	}
+	if got := o.buffered(); got != 3 {
+		t.Fatalf("a nack must not release bytes: %d", got)
+	}
+}
+
+func TestSkippedConfirmationsArePublishedAgain(t *testing.T) {
+	o := newOutbox(1 << 20)
+	for _, s := range []string{"a", "b", "c", "d"} {
+		mustAdd(t, o, s)
+	}
+	sendAll(o, 0)
+	// amqp091 drops a confirmation whose listener stayed full for 5 s: tags 1 and 2 vanish.
+	r := o.confirm(3, true)
+	if r.acked != 1 || r.requeued != 2 {
+		t.Fatalf("result = %+v", r)
+	}
+	if got := pendingBodies(o); !equal(got, []string{"a", "b"}) {
+		t.Fatalf("pending = %q", got)
+	}
+	if got := inflightTags(o); !equal(got, []uint64{4}) {
+		t.Fatalf("inflight = %v", got)
+	}
+}
+
+func TestStaleConfirmationIsIgnored(t *testing.T) {
+	o := newOutbox(1 << 20)
+	mustAdd(t, o, "a")
+	mustAdd(t, o, "b")
+	sendAll(o, 0)
+	o.confirm(1, true)
+	for _, tag := range []uint64{1, 0, 99} {
+		if r := o.confirm(tag, true); !r.stale {
+			t.Fatalf("confirm(%d) = %+v, want stale", tag, r)
+		}
+	}
+	if got := inflightTags(o); !equal(got, []uint64{2}) {
+		t.Fatalf("inflight = %v", got)
+	}
+}
+
+func TestMultipleAckExpandedByLibraryReleasesEachInOrder(t *testing.T) {
+	// amqp091 turns basic.ack{tag: 5, multiple: true} into confirmations 1..5, in order.
+	o := newOutbox(1 << 20)
+	for i := range 6 {
+		mustAdd(t, o, fmt.Sprint(i))
+	}
+	sendAll(o, 0)
+	for tag := uint64(1); tag <= 5; tag++ {
+		if r := o.confirm(tag, true); r.acked != 1 || r.requeued != 0 {
+			t.Fatalf("confirm(%d) = %+v", tag, r)
+		}
+	}
+	if got := inflightTags(o); !equal(got, []uint64{6}) {
+		t.Fatalf("inflight = %v", got)
+	}
+}
+
+func TestCloseRefusesNewDispatchesAndFailsBlockedOnes(t *testing.T) {
+	o := newOutbox(1)
+	mustAdd(t, o, "a")
+	blocked := make(chan error, 1)
+	go func() { blocked <- o.add(context.Background(), 0, []byte("K"), []byte("b")) }()
+	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 1 })
+	o.close()
+	if err := <-blocked; !errors.Is(err, ErrClosed) {
+		t.Fatalf("blocked add after close: %v", err)
+	}
+	if err := o.add(context.Background(), 0, []byte("K"), []byte("c")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("add after close: %v", err)
+	}
+	if msgs, _ := o.stats(); msgs != 1 {
+		t.Fatalf("close must keep what was queued: %d", msgs)
+	}
+}
+
+func TestWaitEmptyReturnsOnceEverythingIsConfirmed(t *testing.T) {
+	o := newOutbox(1 << 20)
+	if err := o.waitEmpty(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, o, "a")
+	sendAll(o, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := o.waitEmpty(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waitEmpty with one unconfirmed: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- o.waitEmpty(context.Background()) }()
+	o.confirm(1, true)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPublishPathDoesNotAllocateInSteadyState(t *testing.T) {
+	o := newOutbox(1 << 30)
+	body := make([]byte, 1500)
+	key := []byte("MESSAGE_CREATE")
+	ctx := context.Background()
+	var tag uint64
+	cycle := func() {
+		if err := o.add(ctx, 1, key, body); err != nil {
+			t.Fatal(err)
+		}
+		tag = sendAll(o, tag)
+		o.confirm(tag, true)
+	}
+	for range 100 {
+		cycle() // warm the ring, the pool and the interned key
+	}
+	if n := testing.AllocsPerRun(1000, cycle); n > 0 {
+		t.Fatalf("allocs per dispatch = %v, want 0", n)
+	}
+}
+
+func TestRingKeepsOrderAcrossGrowthAndWraparound(t *testing.T) {
+	var r ring
+	next, want := 0, 0
+	for round := range 5 {
+		for range 100 * (round + 1) {
+			r.pushBack(entry{shard: next})
+			next++
+		}
+		for range 60 {
+			if e := r.popFront(); e.shard != want {
+				t.Fatalf("popFront = %d, want %d", e.shard, want)
+			}
+			want++
+		}
+	}
+	r.pushFront(entry{shard: -1})
+	if e := r.popFront(); e.shard != -1 {
+		t.Fatalf("pushFront/popFront = %d", e.shard)
+	}
+	if e := r.popBack(); e.shard != next-1 {
+		t.Fatalf("popBack = %d, want %d", e.shard, next-1)
+	}
+}
+
+func TestBufferPoolSizeClasses(t *testing.T) {
+	var p bufPool
+	for _, n := range []int{0, 1, 256, 257, 1500, 60 << 10, 16 << 20, 16<<20 + 1} {
+		src := make([]byte, n)
+		if n > 0 {
+			src[0], src[n-1] = 1, 2
+		}
+		bp, b := p.get(src)
+		if len(b) != n || string(b) != string(src) {
+			t.Fatalf("get(%d): len %d or content differs", n, len(b))
+		}
+		if (bp == nil) != (n > 16<<20) {
+			t.Fatalf("get(%d): pooled = %v", n, bp != nil)
+		}
+		p.put(bp)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
