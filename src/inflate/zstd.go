@@ -3,8 +3,6 @@ package inflate
 import (
 	"errors"
 	"fmt"
-	"io"
-	"slices"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -15,11 +13,12 @@ import (
 //
 // klauspost's streaming decoder pulls from an io.Reader and turns any error,
 // io.EOF included, into a sticky one, so it cannot be told "no more input
-// yet". It therefore runs in its own goroutine (with concurrency 1, which
-// decodes synchronously inside Read, without read-ahead), reading from a
-// source that blocks between messages. The source being asked for more
-// input while the current message is used up means the decoder has handed
-// out every byte of the blocks it had: the payload is complete.
+// yet". It therefore runs in its own goroutine, reading from a source that
+// blocks between messages. With concurrency 1 the decoder works
+// synchronously, without read-ahead, and WriteTo hands every block to the
+// sink before reading the next block's header: so when the source is asked
+// for input beyond the current message, every byte decoded from that
+// message has been written out and the payload is complete.
 type zstdStream struct {
 	in   chan []byte   // Push -> decoder goroutine: next message
 	done chan error    // decoder goroutine -> Push: message consumed (nil) or failed
@@ -93,23 +92,25 @@ func (z *zstdStream) run() {
 		return
 	}
 	defer dec.Close()
-	for {
-		if cap(z.out)-len(z.out) < readRoom {
-			z.out = slices.Grow(z.out, max(2*cap(z.out), 64<<10))
-		}
-		n, err := dec.Read(z.out[len(z.out):cap(z.out)])
-		z.out = z.out[:len(z.out)+n]
-		if err != nil {
-			if errors.Is(err, errClosed) {
-				return
-			}
-			if err == io.EOF {
-				err = errors.New("frame ended")
-			}
-			z.fail(err)
-			return
-		}
+	// WriteTo hands each decoded block straight to the sink, in this
+	// goroutine; it returns only when the source or the data fails.
+	_, err = dec.WriteTo(outSink{z})
+	if errors.Is(err, errClosed) {
+		return
 	}
+	if err == nil {
+		err = errors.New("stream ended")
+	}
+	z.fail(err)
+}
+
+// outSink appends decoded bytes to out. Only the decoder goroutine writes,
+// and only between receiving a message and reporting it consumed.
+type outSink struct{ z *zstdStream }
+
+func (s outSink) Write(p []byte) (int, error) {
+	s.z.out = append(s.z.out, p...)
+	return len(p), nil
 }
 
 // fail reports err to the Push waiting for the current message.
