@@ -82,6 +82,24 @@ func (f *Fake) BlockUntil(n int) {
 	}
 }
 
+// BlockUntilTimer waits until a timer due exactly d from now is armed:
+// tests advance time only once the code under test waits for that long.
+func (f *Fake) BlockUntilTimer(d time.Duration) {
+	for {
+		f.mu.Lock()
+		due := f.now.Add(d)
+		for _, t := range f.timers {
+			if t.when.Equal(due) {
+				f.mu.Unlock()
+				return
+			}
+		}
+		ch := f.changed
+		f.mu.Unlock()
+		<-ch
+	}
+}
+
 func (f *Fake) armLocked(t *fakeTimer, d time.Duration) {
 	t.when = f.now.Add(d)
 	t.active = true

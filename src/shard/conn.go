@@ -1,0 +1,326 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/inflate"
+)
+
+// maxMessageSize bounds one websocket message; a larger one is a broken or
+// hostile peer, not Discord.
+const maxMessageSize = 512 << 20
+
+// closeCode is what we close with: anything but 1000/1001 keeps the session
+// resumable (DESIGN.md §4, §7).
+const closeCode = 4000
+
+// connResult tells Run what happened to one connection and what to do next.
+type connResult struct {
+	established bool          // READY or RESUMED was received
+	action      Action        // what to do next
+	wait        time.Duration // minimum wait before the next attempt
+	fatal       *FatalError
+	err         error // why the connection ended
+}
+
+// connection is one websocket connection of a shard. Three goroutines share
+// it: the reader (the caller of run), the writer (the only one that writes
+// data frames) and the handshake (identify or resume, then its timeout).
+type connection struct {
+	s     *Shard
+	ws    *websocket.Conn
+	dec   inflate.Decompressor
+	buf   []byte // websocket message buffer, reused for every read
+	hbBuf []byte // heartbeat payload buffer (writer only)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	priority    chan []byte   // IDENTIFY / RESUME
+	beatNow     chan struct{} // op 1 from Discord
+	acked       atomic.Bool   // an ACK arrived since the last heartbeat
+	beatSentAt  atomic.Int64  // unix nanos of the last heartbeat (latency)
+	isEst       atomic.Bool
+	established chan struct{} // closed on READY / RESUMED
+	guildsDone  chan struct{} // closed when READY's guilds all arrived
+	guildsOnce  sync.Once
+	guildsLeft  int // reader only
+
+	failOnce sync.Once
+	reason   error
+}
+
+func (s *Shard) connect(ctx context.Context, resume bool) connResult {
+	u, err := s.gatewayURL(resume)
+	if err != nil {
+		return connResult{action: Reidentify, err: err}
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeouts.Open)
+	ws, _, err := s.cfg.Dialer.DialContext(dialCtx, u, nil)
+	cancel()
+	if err != nil {
+		return connResult{action: Resume, err: fmt.Errorf("dial %s: %w", u, err)}
+	}
+	s.log.Debug("connected", slog.String("url", u), slog.Bool("resume", resume))
+	ws.SetReadLimit(maxMessageSize)
+	dec, err := inflate.New(s.cfg.Compress)
+	if err != nil {
+		_ = ws.Close()
+		return connResult{action: Fatal, fatal: &FatalError{ShardID: s.cfg.ID, Reason: err.Error()}, err: err}
+	}
+	defer func() { _ = dec.Close() }()
+	c := &connection{
+		s:           s,
+		ws:          ws,
+		dec:         dec,
+		priority:    make(chan []byte, 1),
+		beatNow:     make(chan struct{}, 1),
+		established: make(chan struct{}),
+		guildsDone:  make(chan struct{}),
+	}
+	c.acked.Store(true)
+	return c.run(ctx, resume)
+}
+
+func (c *connection) run(parent context.Context, resume bool) connResult {
+	c.ctx, c.cancel = context.WithCancel(parent)
+	defer c.cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		<-c.ctx.Done()
+		c.closeSocket()
+	})
+
+	interval, err := c.awaitHello()
+	if err != nil {
+		c.fail(err)
+	} else {
+		wg.Go(func() { c.writeLoop(interval) })
+		wg.Go(func() { c.handshake(resume) })
+		c.fail(c.readLoop())
+	}
+	c.cancel()
+	wg.Wait()
+	return c.result(parent)
+}
+
+// fail records why the connection ends (the first reason wins) and ends it.
+func (c *connection) fail(err error) {
+	c.failOnce.Do(func() {
+		c.reason = err
+		c.cancel()
+	})
+}
+
+func (c *connection) closeSocket() {
+	msg := websocket.FormatCloseMessage(closeCode, "")
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	_ = c.ws.Close()
+}
+
+func (c *connection) result(parent context.Context) connResult {
+	res := connResult{established: c.isEst.Load(), action: Resume, err: c.reason}
+	if parent.Err() != nil {
+		res.err = errShutdown
+		return res
+	}
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(c.reason, &ce):
+		res.action = ClassifyClose(ce.Code)
+		if res.action == Fatal {
+			res.fatal = &FatalError{ShardID: c.s.cfg.ID, Code: ce.Code, Reason: ce.Text}
+		}
+	case errors.Is(c.reason, errInvalidSession):
+		// Discord: wait 1-5 s at random before identifying again.
+		res.action = Reidentify
+		res.wait = time.Second + time.Duration(c.s.cfg.Rand()*float64(4*time.Second))
+	case errors.Is(c.reason, errResumeTimeout), errors.Is(c.reason, errReadyTimeout):
+		res.action = Reidentify
+	}
+	return res
+}
+
+// awaitHello reads the first payload, which must be HELLO.
+func (c *connection) awaitHello() (time.Duration, error) {
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.Timeouts.Hello))
+	payload, err := c.readPayload()
+	if err != nil {
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, errHelloTimeout
+		}
+		return 0, err
+	}
+	_ = c.ws.SetReadDeadline(time.Time{})
+	var f codec.Frame
+	if err := c.s.cfg.Codec.Scan(payload, &f); err != nil {
+		return 0, fmt.Errorf("decode HELLO: %w", err)
+	}
+	if f.Op != codec.OpHello {
+		return 0, fmt.Errorf("%w (op %d)", errUnexpectedHello, f.Op)
+	}
+	interval, err := c.s.cfg.Codec.HelloInterval(f.D)
+	if err != nil {
+		return 0, fmt.Errorf("decode HELLO: %w", err)
+	}
+	if interval <= 0 {
+		return 0, fmt.Errorf("decode HELLO: heartbeat_interval %v is not positive", interval)
+	}
+	return interval, nil
+}
+
+// readPayload reads websocket messages until the decompressor has a whole
+// payload. The result is valid until the next call.
+func (c *connection) readPayload() ([]byte, error) {
+	for {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			return nil, err
+		}
+		if c.buf, err = readInto(c.buf[:0], r); err != nil {
+			return nil, fmt.Errorf("read message: %w", err)
+		}
+		payload, complete, err := c.dec.Push(c.buf)
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		if complete {
+			return payload, nil
+		}
+	}
+}
+
+// readInto appends all of r to buf, growing it only when a message is
+// bigger than any before it.
+func readInto(buf []byte, r io.Reader) ([]byte, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 32<<10)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func (c *connection) readLoop() error {
+	var f codec.Frame
+	cd := c.s.cfg.Codec
+	for {
+		payload, err := c.readPayload()
+		if err != nil {
+			return err
+		}
+		if err := cd.Scan(payload, &f); err != nil {
+			return fmt.Errorf("decode payload: %w", err)
+		}
+		switch f.Op {
+		case codec.OpDispatch:
+			if err := c.dispatch(payload, &f); err != nil {
+				return err
+			}
+		case codec.OpHeartbeatACK:
+			c.acked.Store(true)
+			if sent := c.beatSentAt.Load(); sent != 0 {
+				c.s.cfg.Observer.HeartbeatAcked(c.s.cfg.ID, c.s.cfg.Clock.Now().Sub(time.Unix(0, sent)))
+			}
+		case codec.OpHeartbeat:
+			select {
+			case c.beatNow <- struct{}{}:
+			default:
+			}
+		case codec.OpReconnect:
+			return errReconnect
+		case codec.OpInvalidSession:
+			resumable, err := cd.Resumable(f.D)
+			if err != nil {
+				return fmt.Errorf("decode INVALID_SESSION: %w", err)
+			}
+			if resumable {
+				return errInvalidResume
+			}
+			return errInvalidSession
+		default:
+			c.s.log.Debug("ignoring payload", slog.Int("op", f.Op))
+		}
+	}
+}
+
+// dispatch publishes one op 0 payload, then records its sequence: the stored
+// seq never runs ahead of what the broker accepted, so a resume replays
+// whatever was not handed over.
+func (c *connection) dispatch(payload []byte, f *codec.Frame) error {
+	s := c.s
+	s.cfg.Observer.DispatchReceived(s.cfg.ID, f.T)
+	if err := s.cfg.Publisher.Publish(c.ctx, s.cfg.ID, f.T, payload); err != nil {
+		return fmt.Errorf("publish %s: %w", f.T, err)
+	}
+	if f.HasSeq {
+		s.seq.Store(f.Seq)
+		s.hasSeq.Store(true)
+		s.cfg.Sessions.UpdateSeq(s.cfg.ID, f.Seq)
+	}
+	switch string(f.T) {
+	case "READY":
+		r, err := s.cfg.Codec.Ready(f.D)
+		if err != nil {
+			return fmt.Errorf("decode READY: %w", err)
+		}
+		if r.SessionID == "" || r.ResumeURL == "" {
+			return errors.New("decode READY: session_id or resume_gateway_url missing")
+		}
+		s.established(c.ctx, &r)
+		s.setState(Connected)
+		c.guildsLeft = r.Guilds
+		c.markEstablished()
+		if c.guildsLeft <= 0 {
+			c.guildsLoaded()
+		}
+		s.log.Info("ready", slog.Int("guilds", r.Guilds))
+	case "RESUMED":
+		s.established(c.ctx, nil)
+		c.markEstablished()
+		c.guildsLoaded()
+		s.log.Info("resumed", slog.Int64("seq", s.seq.Load()))
+	case "GUILD_CREATE":
+		if c.guildsLeft > 0 {
+			c.guildsLeft--
+			if c.guildsLeft == 0 {
+				c.guildsLoaded()
+			}
+		}
+	}
+	return nil
+}
+
+func (c *connection) markEstablished() {
+	if c.isEst.CompareAndSwap(false, true) {
+		close(c.established)
+	}
+}
+
+func (c *connection) guildsLoaded() {
+	c.guildsOnce.Do(func() {
+		close(c.guildsDone)
+		c.s.setState(Ready)
+	})
+}

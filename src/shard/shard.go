@@ -1,0 +1,316 @@
+// Package shard runs one Discord gateway shard: it keeps a websocket
+// session alive (HELLO, heartbeats, IDENTIFY/RESUME, reconnects), hands
+// every dispatch to the publisher byte for byte, and sends the commands
+// workers give it within Discord's send limit.
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/config"
+	"github.com/cordis-gateway/cordis/src/state"
+)
+
+// Publisher takes dispatches off the shard. Publish may block: that is the
+// back-pressure that stops the shard reading when the broker cannot keep up.
+// It must copy body, which is reused once Publish returns.
+type Publisher interface {
+	Publish(ctx context.Context, shardID int, routingKey, body []byte) error
+}
+
+// Timeouts of one connection (DESIGN.md §2).
+type Timeouts struct {
+	Open      time.Duration // dial + websocket handshake
+	Hello     time.Duration // open -> HELLO
+	Ready     time.Duration // IDENTIFY sent -> READY
+	Guild     time.Duration // READY -> initial GUILD_CREATEs (readiness only)
+	Reconnect time.Duration // RESUME sent -> RESUMED
+}
+
+// Config is everything one shard needs. All fields are required except
+// Dialer, Rand and Observer.
+type Config struct {
+	ID, Total      int
+	Token          config.Secret
+	Codec          codec.Codec
+	Compress       string // inflate mode: "", "zlib-stream", "zstd-stream"
+	GatewayURL     string // the url from GET /gateway/bot
+	Intents        int64
+	LargeThreshold int
+	Timeouts       Timeouts
+
+	Identify  state.IdentifyLimiter
+	Sessions  state.SessionStore
+	Publisher Publisher
+	Clock     clock.Clock
+	Logger    *slog.Logger
+
+	Dialer   *websocket.Dialer
+	Rand     func() float64 // [0,1), for jitter; math/rand/v2 by default
+	Observer Observer       // metrics hooks; may be nil
+}
+
+// Observer receives what metrics are made of. Methods are called from the
+// shard's goroutines and must not block.
+type Observer interface {
+	DispatchReceived(shardID int, event []byte)
+	StateChanged(shardID int, s State)
+	HeartbeatAcked(shardID int, latency time.Duration)
+	Reconnecting(shardID int, a Action)
+	Identified(shardID int)
+}
+
+// CommandQueueSize bounds the commands waiting for a shard (while it is
+// reconnecting or rate limited); beyond it commands are dropped with a log.
+const CommandQueueSize = 1024
+
+// sendLimit and reservedSlots: Discord allows 120 sends per 60 s; commands
+// never use the last reservedSlots, which cover one heartbeat every few
+// seconds plus IDENTIFY/RESUME.
+const (
+	sendLimit     = 120
+	sendWindow    = 60 * time.Second
+	reservedSlots = 10
+)
+
+// maxBackoff caps the wait between failed connection attempts.
+const maxBackoff = 60 * time.Second
+
+// Shard is one gateway shard. Create with New, drive with Run.
+type Shard struct {
+	cfg   Config
+	log   *slog.Logger
+	cmds  chan []byte
+	state atomic.Int32
+
+	// session is what RESUME needs. Written by the Run goroutine only;
+	// seq is also read by the connection's writer for heartbeats.
+	mu      sync.Mutex
+	session state.Session
+	seq     atomic.Int64
+	hasSeq  atomic.Bool
+
+	// pending is a command taken from cmds but not yet sent; it survives
+	// reconnects. Only the current connection's writer touches it.
+	pending []byte
+}
+
+// New returns a shard ready to Run.
+func New(cfg Config) *Shard {
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timeouts.Open, ReadBufferSize: 32 << 10, WriteBufferSize: 8 << 10}
+	}
+	s := &Shard{
+		cfg:  cfg,
+		log:  cfg.Logger.With(slog.Int("shard_id", cfg.ID)),
+		cmds: make(chan []byte, CommandQueueSize),
+	}
+	s.setState(Disconnected)
+	return s
+}
+
+// ID is the shard id.
+func (s *Shard) ID() int { return s.cfg.ID }
+
+// State is the shard's current state.
+func (s *Shard) State() State { return State(s.state.Load()) }
+
+func (s *Shard) setState(st State) {
+	if State(s.state.Swap(int32(st))) != st {
+		s.cfg.Observer.StateChanged(s.cfg.ID, st)
+	}
+}
+
+// Send queues a validated command for Discord. It never blocks: when the
+// queue is full the command is dropped and false returned.
+func (s *Shard) Send(payload []byte) bool {
+	select {
+	case s.cmds <- payload:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run keeps the shard connected until ctx ends (returning nil) or Discord
+// closes it with a fatal code (returning *FatalError).
+func (s *Shard) Run(ctx context.Context) error {
+	s.restoreSession(ctx)
+
+	failures := 0
+	for {
+		resume := s.resumable()
+		s.setState(Connecting)
+		res := s.connect(ctx, resume)
+		if ctx.Err() != nil {
+			return s.stop(ctx)
+		}
+		if res.fatal != nil {
+			s.setState(Stopped)
+			return res.fatal
+		}
+		if res.established {
+			failures = 0
+		} else {
+			failures++
+		}
+		if res.action == Reidentify {
+			s.dropSession(ctx)
+		}
+		s.cfg.Observer.Reconnecting(s.cfg.ID, res.action)
+		wait := res.wait
+		if failures > 0 {
+			wait = max(wait, s.backoff(failures))
+		}
+		s.log.Info("connection ended", slog.String("reason", errString(res.err)),
+			slog.String("next", res.action.String()), slog.Duration("wait", wait))
+		s.setState(Disconnected)
+		if err := clock.Sleep(ctx, s.cfg.Clock, wait); err != nil {
+			return s.stop(ctx)
+		}
+	}
+}
+
+// stop ends Run on shutdown, keeping the session for the next start.
+func (s *Shard) stop(ctx context.Context) error {
+	s.saveSession(context.WithoutCancel(ctx))
+	s.setState(Disconnected)
+	return nil
+}
+
+// backoff is jittered exponential: 1 s, 2 s, 4 s ... capped at maxBackoff,
+// each scaled into [d/2, d).
+func (s *Shard) backoff(failures int) time.Duration {
+	d := time.Second << min(failures-1, 6)
+	d = min(d, maxBackoff)
+	return d/2 + time.Duration(s.cfg.Rand()*float64(d/2))
+}
+
+func (s *Shard) restoreSession(ctx context.Context) {
+	sess, ok, err := s.cfg.Sessions.Load(ctx, s.cfg.ID)
+	if err != nil {
+		s.log.Warn("could not load stored session; identifying", slog.Any("error", err))
+		return
+	}
+	if !ok {
+		return
+	}
+	if sess.ShardTotal != s.cfg.Total || sess.ID == "" || sess.ResumeURL == "" {
+		s.log.Info("stored session is for another shard layout; identifying",
+			slog.Int("stored_shard_total", sess.ShardTotal), slog.Int("shard_total", s.cfg.Total))
+		return
+	}
+	s.mu.Lock()
+	s.session = sess
+	s.mu.Unlock()
+	s.seq.Store(sess.Seq)
+	s.hasSeq.Store(true)
+	s.log.Info("restored session; will resume", slog.Int64("seq", sess.Seq))
+}
+
+func (s *Shard) resumable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.session.ID != ""
+}
+
+func (s *Shard) currentSession() state.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.session
+	sess.Seq = s.seq.Load()
+	return sess
+}
+
+// established records a new session (READY) or confirms the current one
+// (RESUMED) and stores it.
+func (s *Shard) established(ctx context.Context, r *codec.Ready) {
+	s.mu.Lock()
+	if r != nil {
+		s.session = state.Session{ID: r.SessionID, ResumeURL: r.ResumeURL, ShardTotal: s.cfg.Total}
+	}
+	s.mu.Unlock()
+	s.saveSession(ctx)
+}
+
+func (s *Shard) saveSession(ctx context.Context) {
+	sess := s.currentSession()
+	if sess.ID == "" {
+		return
+	}
+	if err := s.cfg.Sessions.Save(ctx, s.cfg.ID, sess); err != nil {
+		s.log.Warn("could not store session", slog.Any("error", err))
+	}
+}
+
+func (s *Shard) dropSession(ctx context.Context) {
+	s.mu.Lock()
+	s.session = state.Session{}
+	s.mu.Unlock()
+	s.seq.Store(0)
+	s.hasSeq.Store(false)
+	if err := s.cfg.Sessions.Delete(ctx, s.cfg.ID); err != nil {
+		s.log.Warn("could not delete stored session", slog.Any("error", err))
+	}
+}
+
+// gatewayURL builds the connection URL, keeping v, encoding and compress on
+// resume_gateway_url too (DESIGN.md §4).
+func (s *Shard) gatewayURL(resume bool) (string, error) {
+	base := s.cfg.GatewayURL
+	if resume {
+		base = s.currentSession().ResumeURL
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("parse gateway url: %w", err)
+	}
+	q := url.Values{}
+	q.Set("v", "10")
+	q.Set("encoding", s.cfg.Codec.Name())
+	if s.cfg.Compress != "" {
+		q.Set("compress", s.cfg.Compress)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("closed by Discord with %d %q", ce.Code, ce.Text)
+	}
+	return err.Error()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) DispatchReceived(int, []byte)      {}
+func (nopObserver) StateChanged(int, State)           {}
+func (nopObserver) HeartbeatAcked(int, time.Duration) {}
+func (nopObserver) Reconnecting(int, Action)          {}
+func (nopObserver) Identified(int)                    {}

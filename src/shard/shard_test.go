@@ -1,0 +1,251 @@
+package shard
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cordis-gateway/cordis/src/clock"
+)
+
+func TestClassifyClose(t *testing.T) {
+	tests := []struct {
+		code int
+		want Action
+	}{
+		{4004, Fatal}, {4010, Fatal}, {4011, Fatal}, {4012, Fatal}, {4013, Fatal}, {4014, Fatal},
+		{4003, Reidentify}, {4007, Reidentify}, {4009, Reidentify},
+		{4000, Resume}, {4001, Resume}, {4002, Resume}, {4005, Resume}, {4008, Resume},
+		{1000, Resume}, {1001, Resume}, {1006, Resume}, {4999, Resume},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, ClassifyClose(tt.code), "close code %d", tt.code)
+	}
+}
+
+func TestDispatchIsPublishedByteForByteAndIdentifyIsComplete(t *testing.T) {
+	stub := newDiscordStub(t)
+	_, pub, _ := startShard(t, stub, clock.Real(), nil)
+	c := stub.next()
+	assert.Equal(t, "/?encoding=json&v=10", c.url)
+	c.hello(45000)
+	id := c.expect(2)
+	assert.Equal(t, "test-token", id["token"])
+	assert.Equal(t, []any{1.0, 4.0}, id["shard"])
+	assert.Equal(t, 513.0, id["intents"])
+	assert.Equal(t, 250.0, id["large_threshold"])
+	assert.Equal(t, false, id["compress"])
+	props, _ := id["properties"].(map[string]any)
+	assert.NotEmpty(t, props["os"])
+	assert.NotEmpty(t, props["browser"])
+	assert.NotEmpty(t, props["device"])
+
+	c.ready(stub, "sess-1")
+	ready := pub.next(t)
+	assert.Equal(t, "READY", ready.key)
+	assert.Equal(t, 1, ready.shardID)
+
+	raw := `{"t":"MESSAGE_CREATE","s":2,"op":0,"d":{"content":"h\u00e9llo ✓","id":"1234567890123456789","n":18446744073709551615}}`
+	c.sendRaw([]byte(raw))
+	m := pub.next(t)
+	assert.Equal(t, "MESSAGE_CREATE", m.key)
+	assert.Equal(t, raw, m.body, "the body must be the bytes Discord sent")
+}
+
+// established brings a shard to READY on a fresh connection and returns it.
+func established(t *testing.T, stub *discordStub, pub *recordingPublisher, session string) *stubConn {
+	t.Helper()
+	c := stub.next()
+	c.hello(45000)
+	c.expect(2)
+	c.ready(stub, session)
+	require.Equal(t, "READY", pub.next(t).key)
+	return c
+}
+
+func TestReconnectOpcodeResumesOnResumeURLKeepingQuery(t *testing.T) {
+	stub := newDiscordStub(t)
+	_, pub, _ := startShard(t, stub, clock.Real(), func(c *Config) { c.Compress = "" })
+	c := established(t, stub, pub, "sess-7")
+	c.sendRaw([]byte(`{"op":0,"s":2,"t":"MESSAGE_CREATE","d":{}}`))
+	pub.next(t)
+	c.send(map[string]any{"op": 7, "d": nil})
+
+	r := stub.next()
+	assert.Equal(t, "/resume?encoding=json&v=10", r.url)
+	r.hello(45000)
+	res := r.expect(6)
+	assert.Equal(t, "sess-7", res["session_id"])
+	assert.Equal(t, 2.0, res["seq"])
+	assert.Equal(t, "test-token", res["token"])
+	r.sendRaw([]byte(`{"op":0,"s":3,"t":"MESSAGE_CREATE","d":{"replayed":true}}`))
+	r.sendRaw([]byte(`{"op":0,"s":4,"t":"RESUMED","d":{}}`))
+	assert.Equal(t, "MESSAGE_CREATE", pub.next(t).key)
+	assert.Equal(t, "RESUMED", pub.next(t).key)
+}
+
+func TestInvalidSessionRules(t *testing.T) {
+	tests := []struct {
+		name      string
+		resumable bool
+		wantURL   string
+		wantOp    int
+	}{
+		{"op 9 true resumes", true, "/resume?encoding=json&v=10", 6},
+		{"op 9 false identifies on the main url", false, "/?encoding=json&v=10", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stub := newDiscordStub(t)
+			fake := clock.NewFake(time.Unix(0, 0))
+			_, pub, _ := startShard(t, stub, fake, nil)
+			c := established(t, stub, pub, "sess-9")
+			c.send(map[string]any{"op": 9, "d": tt.resumable})
+			if !tt.resumable {
+				// Discord: wait 1-5 s before identifying again (Rand 0.5 -> 3 s).
+				fake.BlockUntilTimer(3 * time.Second)
+				fake.Advance(3 * time.Second)
+			}
+			r := stub.next()
+			assert.Equal(t, tt.wantURL, r.url)
+			r.hello(45000)
+			r.expect(tt.wantOp)
+		})
+	}
+}
+
+func TestFatalCloseCodesStopTheShard(t *testing.T) {
+	for _, code := range []int{4004, 4010, 4011, 4012, 4013, 4014} {
+		stub := newDiscordStub(t)
+		s, _, wait := startShard(t, stub, clock.Real(), nil)
+		c := stub.next()
+		c.hello(45000)
+		c.expect(2)
+		c.closeWith(code)
+		err := wait()
+		var fe *FatalError
+		require.True(t, errors.As(err, &fe), "code %d: got %v", code, err)
+		assert.Equal(t, code, fe.Code)
+		assert.Equal(t, Stopped, s.State())
+		assert.Contains(t, fe.Error(), "shard 1")
+	}
+}
+
+func TestSessionEndingCloseCodesIdentifyAgain(t *testing.T) {
+	for _, code := range []int{4003, 4007, 4009} {
+		stub := newDiscordStub(t)
+		_, pub, _ := startShard(t, stub, clock.Real(), nil)
+		c := established(t, stub, pub, "sess")
+		c.closeWith(code)
+		r := stub.next()
+		assert.Equal(t, "/?encoding=json&v=10", r.url, "code %d", code)
+		r.hello(45000)
+		r.expect(2)
+	}
+}
+
+func TestOtherCloseCodesResume(t *testing.T) {
+	stub := newDiscordStub(t)
+	_, pub, _ := startShard(t, stub, clock.Real(), nil)
+	c := established(t, stub, pub, "sess")
+	c.closeWith(4000)
+	r := stub.next()
+	assert.Equal(t, "/resume?encoding=json&v=10", r.url)
+	r.hello(45000)
+	r.expect(6)
+}
+
+func TestZombieConnectionIsClosedAndResumed(t *testing.T) {
+	stub := newDiscordStub(t)
+	stub.setAutoAck(false)
+	fake := clock.NewFake(time.Unix(0, 0))
+	s, pub, _ := startShard(t, stub, fake, nil)
+	c := stub.next()
+	c.hello(1000)
+	c.expect(2)
+	c.ready(stub, "sess-z")
+	pub.next(t)
+	// First heartbeat after interval*rand (0.5) = 500 ms.
+	fake.BlockUntilTimer(500 * time.Millisecond)
+	waitUntil(t, func() bool { return s.seq.Load() == 1 })
+	fake.Advance(500 * time.Millisecond)
+	select {
+	case d := <-c.beats:
+		assert.Equal(t, 1.0, d, "heartbeat carries the last seq")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+	// No ACK before the next beat: zombie, so close and resume.
+	fake.BlockUntilTimer(time.Second)
+	fake.Advance(time.Second)
+	select {
+	case <-c.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("zombie connection was not closed")
+	}
+	r := stub.next()
+	assert.Equal(t, "/resume?encoding=json&v=10", r.url)
+}
+
+func TestHeartbeatRequestIsAnsweredAtOnce(t *testing.T) {
+	stub := newDiscordStub(t)
+	s, pub, _ := startShard(t, stub, clock.NewFake(time.Unix(0, 0)), nil)
+	c := established(t, stub, pub, "sess")
+	waitUntil(t, func() bool { return s.seq.Load() == 1 })
+	c.send(map[string]any{"op": 1, "d": nil})
+	select {
+	case d := <-c.beats:
+		assert.Equal(t, 1.0, d)
+	case <-time.After(5 * time.Second):
+		t.Fatal("op 1 was not answered with a heartbeat")
+	}
+}
+
+func TestCommandsWaitForTheSessionThenGoOutUnchanged(t *testing.T) {
+	stub := newDiscordStub(t)
+	s, pub, _ := startShard(t, stub, clock.Real(), nil)
+	cmd := []byte(`{"op":3,"d":{"status":"idle","afk":false,"since":null,"activities":[]}}`)
+	require.True(t, s.Send(cmd))
+	c := stub.next()
+	c.hello(45000)
+	c.expect(2) // the command must not go before IDENTIFY
+	select {
+	case p := <-c.payloads:
+		t.Fatalf("command sent before READY: %v", p)
+	case <-time.After(100 * time.Millisecond):
+	}
+	c.ready(stub, "sess")
+	pub.next(t)
+	got := c.expect(3)
+	assert.Equal(t, "idle", got["status"])
+}
+
+func TestSendLimiterKeepsSlotsForHeartbeats(t *testing.T) {
+	start := time.Unix(0, 0)
+	l := newSendLimiter(120, 10, time.Minute)
+	for i := range 110 {
+		require.Zero(t, l.wait(start.Add(time.Duration(i)*time.Millisecond), false), "command %d", i)
+		l.record(start.Add(time.Duration(i) * time.Millisecond))
+	}
+	now := start.Add(time.Second)
+	assert.Equal(t, time.Minute-time.Second, l.wait(now, false), "command 111 waits for the first send to leave the window")
+	assert.Zero(t, l.wait(now, true), "heartbeats still have reserved slots")
+	for range 10 {
+		l.record(now)
+	}
+	assert.Positive(t, l.wait(now, true), "even priority sends stop at 120")
+	assert.Zero(t, l.wait(start.Add(time.Minute+time.Second), false), "window slid past the first sends")
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition never became true")
+}

@@ -1,0 +1,173 @@
+package shard
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/codec"
+)
+
+// writeTimeout bounds one websocket write; a peer that does not read for
+// this long is as good as gone.
+const writeTimeout = 10 * time.Second
+
+// writeLoop is the only goroutine writing data frames: heartbeats (first
+// after interval*rand, then every interval), IDENTIFY/RESUME, and commands
+// once the session is established, all within the send limit.
+func (c *connection) writeLoop(interval time.Duration) {
+	s := c.s
+	clk := s.cfg.Clock
+	lim := newSendLimiter(sendLimit, reservedSlots, sendWindow)
+	hb := clk.NewTimer(time.Duration(s.cfg.Rand() * float64(interval)))
+	defer hb.Stop()
+	var (
+		beatSent bool
+		cmdWait  clock.Timer
+		waitC    <-chan time.Time
+	)
+	defer func() {
+		if cmdWait != nil {
+			cmdWait.Stop()
+		}
+	}()
+	for {
+		var cmds <-chan []byte
+		if s.pending == nil && c.isEst.Load() {
+			cmds = s.cmds
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-hb.C():
+			if beatSent && !c.acked.Load() {
+				c.fail(errZombie)
+				return
+			}
+			c.acked.Store(false)
+			if !c.heartbeat(lim) {
+				return
+			}
+			beatSent = true
+			hb.Reset(interval)
+		case <-c.beatNow:
+			if !c.heartbeat(lim) {
+				return
+			}
+		case p := <-c.priority:
+			if !c.write(p, lim) {
+				return
+			}
+		case p := <-cmds:
+			s.pending = p
+		case <-c.established:
+			// re-evaluate: commands may flow now
+		case <-waitC:
+			cmdWait, waitC = nil, nil
+		}
+		if s.pending != nil && waitC == nil && c.isEst.Load() {
+			if w := lim.wait(clk.Now(), false); w > 0 {
+				cmdWait = clk.NewTimer(w)
+				waitC = cmdWait.C()
+				s.log.Debug("command delayed by the send limit", slog.Duration("wait", w))
+				continue
+			}
+			if !c.write(s.pending, lim) {
+				return
+			}
+			s.pending = nil
+		}
+	}
+}
+
+func (c *connection) heartbeat(lim *sendLimiter) bool {
+	s := c.s
+	p := s.cfg.Codec.AppendHeartbeat(c.hbBuf[:0], s.seq.Load(), s.hasSeq.Load())
+	c.hbBuf = p
+	c.beatSentAt.Store(s.cfg.Clock.Now().UnixNano())
+	return c.write(p, lim)
+}
+
+// write sends one payload and records it against the send limit. A failed
+// write ends the connection.
+func (c *connection) write(p []byte, lim *sendLimiter) bool {
+	lim.record(c.s.cfg.Clock.Now())
+	mt := websocket.TextMessage
+	if c.s.cfg.Codec.Binary() {
+		mt = websocket.BinaryMessage
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := c.ws.WriteMessage(mt, p); err != nil {
+		c.fail(fmt.Errorf("write: %w", err))
+		return false
+	}
+	return true
+}
+
+// handshake identifies (after the identify limiter allows it) or resumes,
+// then enforces the READY / RESUMED timeout, then the guild timeout.
+func (c *connection) handshake(resume bool) {
+	s := c.s
+	var (
+		payload []byte
+		timeout time.Duration
+		expired error
+	)
+	if resume {
+		s.setState(Resuming)
+		sess := s.currentSession()
+		payload = s.cfg.Codec.AppendResume(nil, codec.Resume{Token: s.cfg.Token.Reveal(), SessionID: sess.ID, Seq: sess.Seq})
+		timeout, expired = s.cfg.Timeouts.Reconnect, errResumeTimeout
+	} else {
+		s.setState(Identifying)
+		if err := s.cfg.Identify.Acquire(c.ctx, s.cfg.ID); err != nil {
+			return // the connection ended while waiting
+		}
+		payload = s.cfg.Codec.AppendIdentify(nil, codec.Identify{
+			Token:          s.cfg.Token.Reveal(),
+			OS:             runtime.GOOS,
+			Browser:        "cordis",
+			Device:         "cordis",
+			LargeThreshold: s.cfg.LargeThreshold,
+			ShardID:        s.cfg.ID,
+			ShardTotal:     s.cfg.Total,
+			Intents:        s.cfg.Intents,
+		})
+		timeout, expired = s.cfg.Timeouts.Ready, errReadyTimeout
+		s.cfg.Observer.Identified(s.cfg.ID)
+	}
+	select {
+	case c.priority <- payload:
+	case <-c.ctx.Done():
+		return
+	}
+	s.log.Debug("handshake sent", slog.Bool("resume", resume))
+	if !c.within(timeout, c.established) {
+		if c.ctx.Err() == nil {
+			c.fail(expired)
+		}
+		return
+	}
+	if !c.within(s.cfg.Timeouts.Guild, c.guildsDone) && c.ctx.Err() == nil {
+		s.log.Info("guilds still loading after CORDIS_WS_GUILD_TIMEOUT; counting shard as ready")
+		c.guildsLoaded()
+	}
+}
+
+// within waits for done for at most d; false if d passed or the connection ended.
+func (c *connection) within(d time.Duration, done <-chan struct{}) bool {
+	t := c.s.cfg.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C():
+		return false
+	case <-c.ctx.Done():
+		return false
+	}
+}
