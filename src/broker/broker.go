@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // commandBuffer lets the consumer run a little ahead of a busy cluster.
@@ -131,6 +134,7 @@ func (b *Broker) run(s *session) {
 			s.shutdown()
 			return
 		}
+		b.judgeRefusal(err)
 		msgs, bytes := b.out.stats()
 		b.log.Warn("rabbitmq connection lost; reconnecting",
 			"err", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
@@ -142,6 +146,26 @@ func (b *Broker) run(s *session) {
 		msgs, bytes = b.out.stats()
 		b.log.Info("rabbitmq connection recovered",
 			"down_for", time.Since(lost).Round(time.Millisecond), "buffered_dispatches", msgs, "buffered_bytes", bytes)
+	}
+}
+
+// maxStrikes is how many times in a row the broker may refuse the same dispatch before it is
+// dropped.
+const maxStrikes = 3
+
+// judgeRefusal drops the first dispatch if the broker keeps closing the channel over it.
+// RabbitMQ answers a body above its max_message_size with a channel error
+// PRECONDITION_FAILED; republishing it would fail the same way forever. Other losses
+// (network, broker restart, access refused) never drop anything.
+func (b *Broker) judgeRefusal(loss error) {
+	var aerr *amqp.Error
+	if !errors.As(loss, &aerr) || !aerr.Server || aerr.Code != amqp.PreconditionFailed {
+		b.out.clearStrikes()
+		return
+	}
+	if d, ok := b.out.strike(maxStrikes); ok {
+		b.log.Error("dropping a dispatch rabbitmq refused repeatedly",
+			"shard_id", d.shard, "event", d.key, "bytes", d.size, "err", loss)
 	}
 }
 

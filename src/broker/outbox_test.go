@@ -401,3 +401,49 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestDispatchTheBrokerRefusesRepeatedlyIsDroppedAfterThreeStrikes(t *testing.T) {
+	o := newOutbox(1 << 20)
+	mustAdd(t, o, "poison")
+	mustAdd(t, o, "fine")
+	for strike := 1; strike < maxStrikes; strike++ {
+		sendAll(o, 0)
+		o.requeueInflight()
+		if _, ok := o.strike(maxStrikes); ok {
+			t.Fatalf("dropped after %d strikes", strike)
+		}
+	}
+	sendAll(o, 0)
+	o.requeueInflight()
+	d, ok := o.strike(maxStrikes)
+	if !ok || d.size != len("poison") || d.key != "K" {
+		t.Fatalf("strike = %+v, %v", d, ok)
+	}
+	if got := pendingBodies(o); !equal(got, []string{"fine"}) {
+		t.Fatalf("pending = %q", got)
+	}
+	if got := o.buffered(); got != 4 {
+		t.Fatalf("buffered = %d", got)
+	}
+}
+
+func TestStrikesAgainstDifferentDispatchesDoNotAddUp(t *testing.T) {
+	o := newOutbox(1 << 20)
+	for _, s := range []string{"a", "b", "c"} {
+		mustAdd(t, o, s)
+	}
+	o.strike(maxStrikes)
+	o.strike(maxStrikes)
+	o.clearStrikes() // a network loss in between
+	if _, ok := o.strike(maxStrikes); ok {
+		t.Fatal("strikes survived an unrelated loss")
+	}
+	o.strike(maxStrikes)
+	// "a" got confirmed meanwhile: "b" leads now, and starts from zero.
+	sendAll(o, 0)
+	o.confirm(1, true)
+	o.requeueInflight()
+	if _, ok := o.strike(maxStrikes); ok {
+		t.Fatal("strikes carried over to the next dispatch")
+	}
+}

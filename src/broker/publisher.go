@@ -14,7 +14,8 @@ import (
 func (b *Broker) serve(ctx context.Context, s *session) error {
 	for {
 		if err := b.flush(ctx, s); err != nil {
-			return err
+			// The publish error only says "not open"; the close notification says why.
+			return fmt.Errorf("%w (%v)", s.lossReason(), err)
 		}
 		select {
 		case <-ctx.Done():

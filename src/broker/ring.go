@@ -10,6 +10,7 @@ type entry struct {
 	shard int
 	at    time.Time // when Publish accepted it: the AMQP timestamp, kept on republish
 	tag   uint64    // delivery tag on the current channel, once published
+	seq   uint64    // identity, for counting how often the broker refused this entry
 }
 
 // ring is a growable double-ended queue of entries. It does not allocate in steady state:

@@ -1,0 +1,131 @@
+package broker
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+func TestShardIDHeaderAcceptsEveryAMQPIntegerType(t *testing.T) {
+	tests := []struct {
+		name     string
+		headers  amqp.Table
+		id       int
+		targeted bool
+		wantErr  bool
+	}{
+		{"absent", nil, 0, false, false},
+		{"other headers only", amqp.Table{"x": int32(1)}, 0, false, false},
+		{"int8", amqp.Table{"shard_id": int8(5)}, 5, true, false},
+		{"int16", amqp.Table{"shard_id": int16(300)}, 300, true, false},
+		{"int32", amqp.Table{"shard_id": int32(70000)}, 70000, true, false},
+		{"int64", amqp.Table{"shard_id": int64(999)}, 999, true, false},
+		{"int", amqp.Table{"shard_id": 12}, 12, true, false},
+		{"uint8", amqp.Table{"shard_id": uint8(255)}, 255, true, false},
+		{"uint16", amqp.Table{"shard_id": uint16(65535)}, 65535, true, false},
+		{"uint32", amqp.Table{"shard_id": uint32(4)}, 4, true, false},
+		{"uint64", amqp.Table{"shard_id": uint64(8)}, 8, true, false},
+		{"zero", amqp.Table{"shard_id": int32(0)}, 0, true, false},
+		{"negative targets no shard", amqp.Table{"shard_id": int32(-1)}, -1, true, false},
+		{"beyond int32 targets no shard", amqp.Table{"shard_id": int64(math.MaxInt32 + 1)}, -1, true, false},
+		{"huge uint64 targets no shard", amqp.Table{"shard_id": uint64(math.MaxUint64)}, -1, true, false},
+		{"string is ignored", amqp.Table{"shard_id": "3"}, 0, false, true},
+		{"float is ignored", amqp.Table{"shard_id": float64(3)}, 0, false, true},
+		{"bool is ignored", amqp.Table{"shard_id": true}, 0, false, true},
+		{"byte slice is ignored", amqp.Table{"shard_id": []byte{3}}, 0, false, true},
+		{"decimal is ignored", amqp.Table{"shard_id": amqp.Decimal{Scale: 0, Value: 3}}, 0, false, true},
+		{"null is ignored", amqp.Table{"shard_id": nil}, 0, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, ok, err := parseShardID(tt.headers)
+			if (err != nil) != tt.wantErr || ok != tt.targeted || (ok && id != tt.id) {
+				t.Fatalf("parseShardID = %d, %v, %v; want %d, %v, err %v", id, ok, err, tt.id, tt.targeted, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestPublishHeadersAreOnePrebuiltInt32TablePerShard(t *testing.T) {
+	h := make(shardHeaders)
+	a := h.get(42)
+	if v, ok := a[HeaderShardID].(int32); !ok || v != 42 || len(a) != 1 {
+		t.Fatalf("table = %#v", a)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatalf("not a valid AMQP table: %v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = h.get(42) }); n != 0 {
+		t.Fatalf("get allocates %v per call", n)
+	}
+}
+
+func TestRoutingKeysAreInternedWithoutAllocating(t *testing.T) {
+	var in interner
+	key := []byte("MESSAGE_CREATE")
+	first := in.intern(key)
+	if first != "MESSAGE_CREATE" {
+		t.Fatalf("intern = %q", first)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = in.intern(key) }); n != 0 {
+		t.Fatalf("intern of a known key allocates %v", n)
+	}
+	for i := range maxInterned + 10 { // a flood of names must not grow the table forever
+		in.intern([]byte(strings.Repeat("x", i%7) + string(rune('a'+i%26)) + time.Duration(i).String()))
+	}
+	if len(in.keys) > maxInterned {
+		t.Fatalf("table grew to %d", len(in.keys))
+	}
+}
+
+func TestOptionsDefaultsAndValidation(t *testing.T) {
+	o, err := Options{URL: "amqp://guest:guest@localhost:5672/", ContentType: ContentTypeETF}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MaxBufferBytes != 64<<20 || o.MinBackoff != time.Second || o.MaxBackoff != 30*time.Second || o.Logger == nil {
+		t.Fatalf("defaults = %+v", o)
+	}
+	for _, bad := range []Options{
+		{URL: "amqp://localhost/", ContentType: "text/plain"},
+		{URL: "http://user:hunter2@localhost/", ContentType: ContentTypeJSON},
+		{URL: "", ContentType: ContentTypeJSON},
+	} {
+		_, err := bad.withDefaults()
+		if err == nil {
+			t.Fatalf("%+v accepted", bad)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("password in error: %v", err)
+		}
+	}
+}
+
+func TestURLAndErrorsNeverShowThePassword(t *testing.T) {
+	const raw = "amqps://cordis:p%40ss-w0rd@rabbit.example:5671/vhost"
+	if got := redactURL(raw); strings.Contains(got, "w0rd") || !strings.Contains(got, "rabbit.example") {
+		t.Fatalf("redactURL = %q", got)
+	}
+	err := redactErr(raw, errors.New("auth failed for p@ss-w0rd"))
+	if strings.Contains(err.Error(), "w0rd") {
+		t.Fatalf("redactErr = %v", err)
+	}
+}
+
+func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
+	b := backoff{min: time.Second, max: 30 * time.Second}
+	for attempt := range 40 {
+		want := min(time.Second<<min(attempt, 31), 30*time.Second)
+		if attempt > 31 {
+			want = 30 * time.Second
+		}
+		d := b.next()
+		if d < want/2 || d > want {
+			t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, want/2, want)
+		}
+	}
+}
