@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // JSON is the gateway's text encoding.
@@ -217,10 +218,14 @@ func hasWord(b []byte, i int, w string) bool {
 }
 
 // CommandOp implements Codec. encoding/json's validator checks the whole
-// text (strings included), then the top-level object is walked for op.
+// text (strings included) but tolerates invalid UTF-8, which Discord's
+// decoder would refuse; then the top-level object is walked for op.
 func (JSON) CommandOp(p []byte) (int, error) {
 	if !json.Valid(p) {
 		return 0, errors.New("not a single valid JSON value")
+	}
+	if !utf8.Valid(p) {
+		return 0, errors.New("not valid UTF-8")
 	}
 	op := int64(-1)
 	if _, err := jsonFields(p, 0, func(raw []byte, esc bool, v int) error {
