@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,7 +136,7 @@ func (b *Broker) run(s *session) {
 			s.shutdown()
 			return
 		}
-		b.judgeRefusal(err)
+		b.dropRefused(err)
 		msgs, bytes := b.out.stats()
 		b.log.Warn("rabbitmq connection lost; reconnecting",
 			"err", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
@@ -149,23 +151,29 @@ func (b *Broker) run(s *session) {
 	}
 }
 
-// maxStrikes is how many times in a row the broker may refuse the same dispatch before it is
-// dropped.
-const maxStrikes = 3
+// refusedSize matches RabbitMQ's channel error for a body above max_message_size:
+// "PRECONDITION_FAILED - message size 134217729 is larger than [configured ]max size 134217728".
+var refusedSize = regexp.MustCompile(`message size (\d+) is larger than (?:configured )?max size`)
 
-// judgeRefusal drops the first dispatch if the broker keeps closing the channel over it.
-// RabbitMQ answers a body above its max_message_size with a channel error
-// PRECONDITION_FAILED; republishing it would fail the same way forever. Other losses
-// (network, broker restart, access refused) never drop anything.
-func (b *Broker) judgeRefusal(loss error) {
+// dropRefused drops the dispatch the broker refused as too large: republishing it would close
+// the channel again, forever, and stop every shard. No other loss (network, broker restart,
+// access refused) ever drops anything.
+func (b *Broker) dropRefused(loss error) {
 	var aerr *amqp.Error
 	if !errors.As(loss, &aerr) || !aerr.Server || aerr.Code != amqp.PreconditionFailed {
-		b.out.clearStrikes()
 		return
 	}
-	if d, ok := b.out.strike(maxStrikes); ok {
-		b.log.Error("dropping a dispatch rabbitmq refused repeatedly",
-			"shard_id", d.shard, "event", d.key, "bytes", d.size, "err", loss)
+	m := refusedSize.FindStringSubmatch(aerr.Reason)
+	if m == nil {
+		return
+	}
+	size, err := strconv.Atoi(m[1])
+	if err != nil {
+		return
+	}
+	if d, ok := b.out.dropFirstOfSize(size); ok {
+		b.log.Error("dropping a dispatch larger than rabbitmq's max_message_size",
+			"shard_id", d.shard, "event", d.key, "bytes", d.size, "err", aerr.Reason)
 	}
 }
 

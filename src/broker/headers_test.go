@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -127,5 +130,39 @@ func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 		if d < want/2 || d > want {
 			t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, want/2, want)
 		}
+	}
+}
+
+func TestOnlyAMaxMessageSizeRefusalDropsADispatch(t *testing.T) {
+	tests := []struct {
+		name string
+		loss error
+		drop bool
+	}{
+		{"configured max", fmt.Errorf("publish channel closed: %w", &amqp.Error{Code: amqp.PreconditionFailed, Server: true,
+			Reason: "PRECONDITION_FAILED - message size 5 is larger than configured max size 4"}), true},
+		{"default max", &amqp.Error{Code: amqp.PreconditionFailed, Server: true,
+			Reason: "PRECONDITION_FAILED - message size 5 is larger than max size 4"}, true},
+		{"other precondition", &amqp.Error{Code: amqp.PreconditionFailed, Server: true,
+			Reason: "PRECONDITION_FAILED - inequivalent arg 'durable'"}, false},
+		{"access refused", &amqp.Error{Code: amqp.AccessRefused, Server: true,
+			Reason: "ACCESS_REFUSED - message size 5 is larger than max size 4"}, false},
+		{"client side", &amqp.Error{Code: amqp.PreconditionFailed, Server: false,
+			Reason: "message size 5 is larger than max size 4"}, false},
+		{"network", errors.New("connection reset"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &Broker{out: newOutbox(1 << 20), log: slog.New(slog.DiscardHandler)}
+			for _, body := range []string{"1234", "12345"} {
+				if err := b.out.add(context.Background(), 0, []byte("K"), []byte(body)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.dropRefused(tt.loss)
+			if msgs, _ := b.out.stats(); (msgs == 1) != tt.drop {
+				t.Fatalf("%d dispatches left, drop = %v", msgs, tt.drop)
+			}
+		})
 	}
 }

@@ -27,12 +27,6 @@ type outbox struct {
 	closed   bool          // Close has begun: refuse new dispatches
 	empty    chan struct{} // closed when used drops to 0; made on demand by waitEmpty
 	wake     chan struct{} // capacity 1: tells the publisher there is pending work
-	seq      uint64        // last entry.seq handed out
-
-	// The broker refusing the same first entry again and again (a body over its
-	// max_message_size) would wedge publishing forever: see strike.
-	strikeSeq uint64
-	strikes   int
 }
 
 // waiter is a Publish call blocked for room. Whoever frees room queues the waiter's entry
@@ -66,8 +60,6 @@ func (o *outbox) add(ctx context.Context, shard int, key, body []byte) error {
 		o.pool.put(e.buf)
 		return ErrClosed
 	}
-	o.seq++
-	e.seq = o.seq
 	if len(o.waiters) == 0 && o.fitsLocked(need) {
 		o.used += need
 		o.pending.pushBack(e)
@@ -233,34 +225,19 @@ type dropped struct {
 	size  int
 }
 
-// strike records that the broker closed the channel refusing a publish (PRECONDITION_FAILED)
-// while the first pending entry led the queue. After max consecutive strikes against the same
-// entry it is dropped: one poison dispatch must not stop every shard forever.
-func (o *outbox) strike(max int) (dropped, bool) {
+// dropFirstOfSize removes the first unsent dispatch whose body is size bytes: the broker
+// refused a body of that size and would refuse it on every retry.
+func (o *outbox) dropFirstOfSize(size int) (dropped, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.pending.len() == 0 {
-		return dropped{}, false
+	for i := range o.pending.len() {
+		if len(o.pending.at(i).body) == size {
+			e := o.pending.removeAt(i)
+			o.releaseLocked(e)
+			return dropped{key: e.key, shard: e.shard, size: size}, true
+		}
 	}
-	if front := o.pending.at(0); front.seq != o.strikeSeq {
-		o.strikeSeq, o.strikes = front.seq, 0
-	}
-	o.strikes++
-	if o.strikes < max {
-		return dropped{}, false
-	}
-	e := o.pending.popFront()
-	o.strikeSeq, o.strikes = 0, 0
-	d := dropped{key: e.key, shard: e.shard, size: len(e.body)}
-	o.releaseLocked(e)
-	return d, true
-}
-
-// clearStrikes forgets strikes after a loss that was not a refusal.
-func (o *outbox) clearStrikes() {
-	o.mu.Lock()
-	o.strikeSeq, o.strikes = 0, 0
-	o.mu.Unlock()
+	return dropped{}, false
 }
 
 func (o *outbox) emptyLocked() bool {

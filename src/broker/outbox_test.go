@@ -402,48 +402,24 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestDispatchTheBrokerRefusesRepeatedlyIsDroppedAfterThreeStrikes(t *testing.T) {
+func TestDispatchRefusedAsTooLargeIsDroppedAndOthersKept(t *testing.T) {
 	o := newOutbox(1 << 20)
-	mustAdd(t, o, "poison")
-	mustAdd(t, o, "fine")
-	for strike := 1; strike < maxStrikes; strike++ {
-		sendAll(o, 0)
-		o.requeueInflight()
-		if _, ok := o.strike(maxStrikes); ok {
-			t.Fatalf("dropped after %d strikes", strike)
-		}
-	}
-	sendAll(o, 0)
-	o.requeueInflight()
-	d, ok := o.strike(maxStrikes)
-	if !ok || d.size != len("poison") || d.key != "K" {
-		t.Fatalf("strike = %+v, %v", d, ok)
-	}
-	if got := pendingBodies(o); !equal(got, []string{"fine"}) {
-		t.Fatalf("pending = %q", got)
-	}
-	if got := o.buffered(); got != 4 {
-		t.Fatalf("buffered = %d", got)
-	}
-}
-
-func TestStrikesAgainstDifferentDispatchesDoNotAddUp(t *testing.T) {
-	o := newOutbox(1 << 20)
-	for _, s := range []string{"a", "b", "c"} {
+	for _, s := range []string{"a", "bb", "huge!", "c", "huge?"} {
 		mustAdd(t, o, s)
 	}
-	o.strike(maxStrikes)
-	o.strike(maxStrikes)
-	o.clearStrikes() // a network loss in between
-	if _, ok := o.strike(maxStrikes); ok {
-		t.Fatal("strikes survived an unrelated loss")
-	}
-	o.strike(maxStrikes)
-	// "a" got confirmed meanwhile: "b" leads now, and starts from zero.
 	sendAll(o, 0)
-	o.confirm(1, true)
 	o.requeueInflight()
-	if _, ok := o.strike(maxStrikes); ok {
-		t.Fatal("strikes carried over to the next dispatch")
+	d, ok := o.dropFirstOfSize(5)
+	if !ok || d.size != 5 || d.key != "K" {
+		t.Fatalf("drop = %+v, %v", d, ok)
+	}
+	if got := pendingBodies(o); !equal(got, []string{"a", "bb", "c", "huge?"}) {
+		t.Fatalf("pending = %q", got)
+	}
+	if got := o.buffered(); got != 9 {
+		t.Fatalf("buffered = %d", got)
+	}
+	if _, ok := o.dropFirstOfSize(42); ok {
+		t.Fatal("dropped a dispatch of another size")
 	}
 }

@@ -10,7 +10,6 @@ type entry struct {
 	shard int
 	at    time.Time // when Publish accepted it: the AMQP timestamp, kept on republish
 	tag   uint64    // delivery tag on the current channel, once published
-	seq   uint64    // identity, for counting how often the broker refused this entry
 }
 
 // ring is a growable double-ended queue of entries. It does not allocate in steady state:
@@ -69,5 +68,16 @@ func (r *ring) popBack() entry {
 	e := r.items[i]
 	r.items[i] = entry{}
 	r.n--
+	return e
+}
+
+// removeAt removes and returns the i-th entry from the front, closing the gap (O(n): only
+// for rare paths).
+func (r *ring) removeAt(i int) entry {
+	e := *r.at(i)
+	for j := i; j < r.n-1; j++ {
+		*r.at(j) = *r.at(j + 1)
+	}
+	r.popBack()
 	return e
 }
