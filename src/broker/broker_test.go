@@ -499,3 +499,34 @@ func TestCloseEndsEveryGoroutine(t *testing.T) {
 	p.close()                                                               // the proxy's own goroutines
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= baseline-1 }) // baseline counted the proxy's accept loop
 }
+
+func TestOnConfirmReportsEachConfirmedDispatch(t *testing.T) {
+	raw := testAMQPURL(t)
+	type conf struct {
+		shard int
+		event string
+	}
+	got := make(chan conf, 10)
+	b := connectTest(t, Options{URL: raw, OnConfirm: func(shard int, event string, latency time.Duration) {
+		if latency <= 0 || latency > time.Minute {
+			t.Errorf("latency %v", latency)
+		}
+		got <- conf{shard, event}
+	}})
+	key := randomKey(t)
+	for shard := range 3 {
+		if err := b.Publish(testContext(t, 5*time.Second), shard, []byte(key), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for shard := range 3 {
+		select {
+		case c := <-got:
+			if c != (conf{shard, key}) {
+				t.Fatalf("OnConfirm(%d, %s), want (%d, %s)", c.shard, c.event, shard, key)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no confirm reported")
+		}
+	}
+}

@@ -1,7 +1,3 @@
-// Package broker is the gateway's RabbitMQ side: it publishes every dispatch to the
-// `gateway` exchange with publisher confirms, keeps what is not yet confirmed in a bounded
-// buffer across connection losses (at-least-once, back-pressure when full), and consumes
-// commands from the `gateway_commands` fanout exchange (DESIGN.md §3).
 package broker
 
 import (
@@ -44,6 +40,11 @@ type Options struct {
 	MaxBufferBytes         int           // bound on bytes queued + unconfirmed; default 64 MiB
 	MinBackoff, MaxBackoff time.Duration // reconnect backoff, default 1s..30s, jittered
 	Logger                 *slog.Logger
+
+	// OnConfirm, if set, is called once per dispatch RabbitMQ confirmed, with the time
+	// from Publish to the confirm (e.g. metrics.DispatchPublished). It runs on the
+	// publisher goroutine: it must be quick and must not block.
+	OnConfirm func(shardID int, event string, latency time.Duration)
 }
 
 func (o Options) withDefaults() (Options, error) {

@@ -142,6 +142,11 @@ type confirmResult struct {
 	acked    int // entries released
 	requeued int // entries put back at the front of pending (nack, or confirms skipped)
 	stale    bool
+
+	// The acked entry, for OnConfirm.
+	shard int
+	key   string
+	at    time.Time
 }
 
 // confirm applies the broker's confirmation of tag. amqp091 delivers confirmations one
@@ -175,7 +180,7 @@ func (o *outbox) confirm(tag uint64, ack bool) confirmResult {
 	if ack {
 		e := o.inflight.popFront()
 		o.releaseLocked(e)
-		res.acked = 1
+		res.acked, res.shard, res.key, res.at = 1, e.shard, e.key, e.at
 	}
 	if res.requeued > 0 {
 		o.signal()

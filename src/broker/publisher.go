@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -70,6 +71,9 @@ func (b *Broker) flush(ctx context.Context, s *session) error {
 
 func (b *Broker) onConfirm(c amqp.Confirmation) {
 	r := b.out.confirm(c.DeliveryTag, c.Ack)
+	if r.acked > 0 && b.opts.OnConfirm != nil {
+		b.opts.OnConfirm(r.shard, r.key, time.Since(r.at))
+	}
 	switch {
 	case r.stale:
 		b.log.Debug("ignoring confirmation of unknown delivery tag", "tag", c.DeliveryTag)

@@ -1,0 +1,22 @@
+// Package broker is the gateway's RabbitMQ side (DESIGN.md §3): it publishes every
+// dispatch to the `gateway` exchange with publisher confirms, and consumes commands from the
+// `gateway_commands` fanout exchange.
+//
+// Design:
+//
+//   - Publish copies the body into a pooled buffer and appends it to the outbox, a bounded
+//     in-order buffer (outbox.go). It returns at once unless the outbox is full; then it
+//     blocks, first come first served, until confirms free room (back-pressure).
+//   - One publisher goroutine owns the publish channel (publisher.go): it writes pending
+//     dispatches in order, at most maxInflight unconfirmed at a time, and matches
+//     confirmations (delivered by amqp091 one tag at a time, in order) to them. Confirmed
+//     ones leave the outbox; nacked ones are published again.
+//   - The connection manager (broker.go, session.go) owns the connection. On any loss of
+//     the connection or a channel it puts every unconfirmed dispatch back in front of the
+//     pending ones, reconnects with jittered capped backoff, redeclares the topology,
+//     consumes again, and the publisher carries on: at-least-once, in order, nothing lost.
+//   - The consumer (consumer.go) forwards each session's deliveries to one Commands channel
+//     that outlives sessions.
+//   - Close refuses new dispatches, waits for every confirm (until its ctx ends), then
+//     closes the connection; every goroutine ends.
+package broker
