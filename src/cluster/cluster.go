@@ -1,0 +1,139 @@
+// Package cluster runs this process's range of shards and fans the commands
+// workers publish on gateway_commands out to them.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/cordis-gateway/cordis/src/broker"
+	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/config"
+	"github.com/cordis-gateway/cordis/src/shard"
+)
+
+// Cluster is the set of shards of one gateway process.
+type Cluster struct {
+	shards []*shard.Shard
+	first  int
+	codec  codec.Codec
+	log    *slog.Logger
+	obs    Observer
+}
+
+// Observer counts commands (metrics); may be nil.
+type Observer interface {
+	CommandForwarded(shards int)
+	CommandRefused()
+}
+
+// New creates shards first..first+count-1 of total from a template config
+// (whose ID and Total are filled in per shard).
+func New(r config.Shards, template shard.Config, obs Observer) *Cluster {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	c := &Cluster{first: r.First, codec: template.Codec, log: template.Logger, obs: obs}
+	for id := r.First; id < r.First+r.Count; id++ {
+		cfg := template
+		cfg.ID, cfg.Total = id, r.Total
+		c.shards = append(c.shards, shard.New(cfg))
+	}
+	return c
+}
+
+// Shards returns the shards, in id order.
+func (c *Cluster) Shards() []*shard.Shard { return c.shards }
+
+// Ready reports whether every shard is ready (for /readyz).
+func (c *Cluster) Ready() bool {
+	for _, s := range c.shards {
+		if s.State() != shard.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// Run runs every shard and routes commands until ctx ends (nil) or a shard
+// stops fatally (its *shard.FatalError, after the others were closed).
+func (c *Cluster) Run(ctx context.Context, commands <-chan broker.Command) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		fatal error
+	)
+	for _, s := range c.shards {
+		wg.Go(func() {
+			if err := s.Run(ctx); err != nil {
+				once.Do(func() { fatal = err })
+				cancel()
+			}
+		})
+	}
+	wg.Go(func() { c.route(ctx, commands) })
+	wg.Wait()
+	return fatal
+}
+
+func (c *Cluster) route(ctx context.Context, commands <-chan broker.Command) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case cmd, ok := <-commands:
+			if !ok {
+				return
+			}
+			c.Forward(cmd)
+		}
+	}
+}
+
+// Forward validates one command and queues it on every shard, or on the one
+// its shard_id header names. Refused commands are logged and dropped: they
+// never reach Discord.
+func (c *Cluster) Forward(cmd broker.Command) (sent int) {
+	defer func() {
+		if sent > 0 {
+			c.obs.CommandForwarded(sent)
+		}
+	}()
+	op, err := codec.ValidateCommand(c.codec, cmd.Body)
+	if err != nil {
+		c.obs.CommandRefused()
+		c.log.Warn("dropped a command from gateway_commands", slog.Int("bytes", len(cmd.Body)),
+			slog.Bool("gateway_op", errors.Is(err, codec.ErrRefusedOp)))
+		c.log.Debug("why the command was dropped", slog.Any("error", err))
+		return 0
+	}
+	if cmd.Targeted {
+		i := cmd.ShardID - c.first
+		if i < 0 || i >= len(c.shards) {
+			c.log.Debug("command for a shard of another cluster", slog.Int("shard_id", cmd.ShardID))
+			return 0
+		}
+		return c.send(c.shards[i], cmd.Body, op)
+	}
+	for _, s := range c.shards {
+		sent += c.send(s, cmd.Body, op)
+	}
+	return sent
+}
+
+func (c *Cluster) send(s *shard.Shard, body []byte, op int) int {
+	if s.Send(body) {
+		return 1
+	}
+	c.log.Warn("command queue full; command dropped", slog.Int("shard_id", s.ID()), slog.Int("op", op))
+	return 0
+}
+
+type nopObserver struct{}
+
+func (nopObserver) CommandForwarded(int) {}
+func (nopObserver) CommandRefused()      {}

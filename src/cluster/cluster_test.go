@@ -1,0 +1,77 @@
+package cluster
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/cordis-gateway/cordis/src/broker"
+	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/config"
+	"github.com/cordis-gateway/cordis/src/shard"
+)
+
+type counts struct{ forwarded, refused int }
+
+func (c *counts) CommandForwarded(n int) { c.forwarded += n }
+func (c *counts) CommandRefused()        { c.refused++ }
+
+func newTestCluster(enc codec.Codec, obs Observer) *Cluster {
+	return New(config.Shards{First: 4, Count: 3, Total: 8}, shard.Config{Codec: enc, Logger: slog.New(slog.DiscardHandler)}, obs)
+}
+
+func TestForwardRules(t *testing.T) {
+	presence := []byte(`{"op":3,"d":{"status":"online","afk":false,"since":null,"activities":[]}}`)
+	big := append([]byte(`{"op":3,"d":"`), make([]byte, 4100)...)
+	for i := 13; i < len(big); i++ {
+		big[i] = 'a'
+	}
+	big = append(big, `"}`...)
+	tests := []struct {
+		name    string
+		cmd     broker.Command
+		want    int
+		refused bool
+	}{
+		{"a valid command goes to every shard", broker.Command{Body: presence}, 3, false},
+		{"the shard_id header targets one shard", broker.Command{Body: presence, ShardID: 5, Targeted: true}, 1, false},
+		{"a shard of another cluster is ignored", broker.Command{Body: presence, ShardID: 1, Targeted: true}, 0, false},
+		{"heartbeat is refused", broker.Command{Body: []byte(`{"op":1,"d":null}`)}, 0, true},
+		{"identify is refused", broker.Command{Body: []byte(`{"op":2,"d":{}}`)}, 0, true},
+		{"resume is refused", broker.Command{Body: []byte(`{"op":6,"d":{}}`)}, 0, true},
+		{"garbage is refused", broker.Command{Body: []byte(`not json`)}, 0, true},
+		{"op must be an integer", broker.Command{Body: []byte(`{"op":"3","d":{}}`)}, 0, true},
+		{"a command over 4096 bytes is refused", broker.Command{Body: big}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := &counts{}
+			c := newTestCluster(codec.JSON{}, obs)
+			assert.Equal(t, tt.want, c.Forward(tt.cmd))
+			assert.Equal(t, tt.want, obs.forwarded)
+			assert.Equal(t, tt.refused, obs.refused == 1)
+			if tt.cmd.Targeted && tt.want == 1 {
+				assert.True(t, c.Shards()[tt.cmd.ShardID-4].Send(nil), "other shards' queues untouched")
+			}
+		})
+	}
+}
+
+func TestForwardChecksTheConfiguredEncoding(t *testing.T) {
+	c := newTestCluster(codec.ETF{}, nil)
+	assert.Zero(t, c.Forward(broker.Command{Body: []byte(`{"op":3,"d":{}}`)}), "JSON is not ETF")
+	// {<<"op">> => 3, <<"d">> => nil} as term_to_binary writes it.
+	etf := []byte{131, 116, 0, 0, 0, 2, 109, 0, 0, 0, 2, 'o', 'p', 97, 3, 109, 0, 0, 0, 1, 'd', 119, 3, 'n', 'i', 'l'}
+	assert.Equal(t, 3, c.Forward(broker.Command{Body: etf}))
+}
+
+func TestShardsAreCreatedForTheRange(t *testing.T) {
+	c := newTestCluster(codec.JSON{}, nil)
+	var ids []int
+	for _, s := range c.Shards() {
+		ids = append(ids, s.ID())
+	}
+	assert.Equal(t, []int{4, 5, 6}, ids)
+	assert.False(t, c.Ready())
+}

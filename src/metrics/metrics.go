@@ -1,0 +1,142 @@
+// Package metrics exposes the gateway's Prometheus metrics and its health
+// endpoints (DESIGN.md §8) when CORDIS_METRICS_ADDR is set.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cordis-gateway/cordis/src/shard"
+)
+
+// Metrics holds every collector. Its methods are safe for concurrent use and
+// cheap enough for the dispatch path: counters per (shard, event) are looked
+// up once and then cached.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	received          *prometheus.CounterVec
+	published         *prometheus.CounterVec
+	confirmLatency    prometheus.Histogram
+	commandsForwarded prometheus.Counter
+	commandsRefused   prometheus.Counter
+	shardState        *prometheus.GaugeVec
+	heartbeatLatency  *prometheus.GaugeVec
+	reconnects        *prometheus.CounterVec
+	identifies        *prometheus.CounterVec
+
+	mu   sync.RWMutex
+	recv map[int]map[string]prometheus.Counter // shard -> event -> counter
+	pub  map[int]map[string]prometheus.Counter
+}
+
+// New registers the gateway's collectors (and Go/process collectors) in a
+// fresh registry. buffered reports the broker's buffered bytes.
+func New(buffered func() float64) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cordis_gateway_dispatches_received_total", Help: "Dispatch (op 0) payloads received from Discord.",
+		}, []string{"shard_id", "event"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cordis_gateway_dispatches_published_total", Help: "Dispatches confirmed by RabbitMQ.",
+		}, []string{"shard_id", "event"}),
+		confirmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cordis_gateway_publish_confirm_seconds", Help: "Time from hand-over to the publisher until RabbitMQ's confirm.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		commandsForwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cordis_gateway_commands_forwarded_total", Help: "Commands from gateway_commands queued on shards (one per shard).",
+		}),
+		commandsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cordis_gateway_commands_refused_total", Help: "Commands dropped: undecodable, too large, or a gateway-owned op.",
+		}),
+		shardState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cordis_gateway_shard_state", Help: "1 for the state each shard is in.",
+		}, []string{"shard_id", "state"}),
+		heartbeatLatency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cordis_gateway_heartbeat_latency_seconds", Help: "Last heartbeat round trip per shard.",
+		}, []string{"shard_id"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cordis_gateway_reconnects_total", Help: "Reconnects by shard and kind (resume, identify).",
+		}, []string{"shard_id", "kind"}),
+		identifies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cordis_gateway_identifies_total", Help: "IDENTIFY payloads sent.",
+		}, []string{"shard_id"}),
+		recv: make(map[int]map[string]prometheus.Counter),
+		pub:  make(map[int]map[string]prometheus.Counter),
+	}
+	m.Registry.MustRegister(m.received, m.published, m.confirmLatency, m.commandsForwarded, m.commandsRefused,
+		m.shardState, m.heartbeatLatency, m.reconnects, m.identifies,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cordis_gateway_buffered_bytes", Help: "Bytes of dispatches queued or awaiting a RabbitMQ confirm.",
+		}, buffered),
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// counter finds the (shard, event) counter. Indexing the inner map with
+// string(event) does not allocate, so a seen event costs two map lookups.
+func (m *Metrics) counter(cache map[int]map[string]prometheus.Counter, vec *prometheus.CounterVec, shardID int, event []byte) prometheus.Counter {
+	m.mu.RLock()
+	c, ok := cache[shardID][string(event)]
+	m.mu.RUnlock()
+	if ok {
+		return c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byEvent := cache[shardID]
+	if byEvent == nil {
+		byEvent = make(map[string]prometheus.Counter)
+		cache[shardID] = byEvent
+	}
+	c = vec.WithLabelValues(strconv.Itoa(shardID), string(event))
+	byEvent[string(event)] = c
+	return c
+}
+
+// DispatchReceived counts one dispatch read from Discord.
+func (m *Metrics) DispatchReceived(shardID int, event []byte) {
+	m.counter(m.recv, m.received, shardID, event).Inc()
+}
+
+// DispatchPublished counts one dispatch confirmed by RabbitMQ.
+func (m *Metrics) DispatchPublished(shardID int, event []byte, latency time.Duration) {
+	m.counter(m.pub, m.published, shardID, event).Inc()
+	m.confirmLatency.Observe(latency.Seconds())
+}
+
+// CommandForwarded and CommandRefused count commands from workers.
+func (m *Metrics) CommandForwarded(shards int) { m.commandsForwarded.Add(float64(shards)) }
+func (m *Metrics) CommandRefused()             { m.commandsRefused.Inc() }
+
+// StateChanged implements shard.Observer.
+func (m *Metrics) StateChanged(shardID int, s shard.State) {
+	id := strconv.Itoa(shardID)
+	for st := shard.Disconnected; st <= shard.Stopped; st++ {
+		v := 0.0
+		if st == s {
+			v = 1
+		}
+		m.shardState.WithLabelValues(id, st.String()).Set(v)
+	}
+}
+
+// HeartbeatAcked implements shard.Observer.
+func (m *Metrics) HeartbeatAcked(shardID int, latency time.Duration) {
+	m.heartbeatLatency.WithLabelValues(strconv.Itoa(shardID)).Set(latency.Seconds())
+}
+
+// Reconnecting implements shard.Observer.
+func (m *Metrics) Reconnecting(shardID int, a shard.Action) {
+	m.reconnects.WithLabelValues(strconv.Itoa(shardID), a.String()).Inc()
+}
+
+// Identified implements shard.Observer.
+func (m *Metrics) Identified(shardID int) {
+	m.identifies.WithLabelValues(strconv.Itoa(shardID)).Inc()
+}

@@ -1,0 +1,185 @@
+// Package service wires the gateway together in the order DESIGN.md
+// prescribes: RabbitMQ first, then Redis, then the one request to Discord's
+// REST API, then the shards; and takes it apart again on shutdown (§7).
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cordis-gateway/cordis/src/broker"
+	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/cluster"
+	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/config"
+	"github.com/cordis-gateway/cordis/src/discordapi"
+	"github.com/cordis-gateway/cordis/src/metrics"
+	"github.com/cordis-gateway/cordis/src/shard"
+	"github.com/cordis-gateway/cordis/src/state"
+	"github.com/cordis-gateway/cordis/src/state/redisstate"
+)
+
+// ExitError carries the process exit status an error calls for.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Shutdown budgets (DESIGN.md §7: all within 10 s).
+const (
+	confirmWait = 6 * time.Second
+	saveWait    = 2 * time.Second
+)
+
+// Run runs the gateway until ctx ends (nil) or something it cannot recover
+// from happens.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	cd, err := codec.ForEncoding(cfg.Encoding)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	clk := clock.Real()
+
+	log.Info("connecting to RabbitMQ")
+	b, err := broker.Connect(ctx, broker.Options{URL: cfg.AMQPURL, ContentType: cd.ContentType(), Logger: log})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("connect to RabbitMQ: %w", err)
+	}
+	defer closeBroker(b, log)
+
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		rdb, err = redisstate.Connect(ctx, cfg.RedisURL)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("CORDIS_REDIS_URL is set but Redis does not answer: %w", err)}
+		}
+		defer func() { _ = rdb.Close() }()
+	}
+
+	gb, err := discordapi.GetGatewayBot(ctx, &http.Client{Timeout: 30 * time.Second}, cfg.DiscordAPI, cfg.Token)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("GET /gateway/bot: %w", err)
+	}
+	shards, err := cfg.Resolve(gb.Shards)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	log.Info("starting shards", slog.Int("first", shards.First), slog.Int("count", shards.Count),
+		slog.Int("total", shards.Total), slog.Int("recommended", gb.Shards),
+		slog.Int("max_concurrency", gb.SessionStartLimit.MaxConcurrency),
+		slog.Int("identifies_remaining", gb.SessionStartLimit.Remaining))
+
+	limit := state.StartLimit{
+		Total:          gb.SessionStartLimit.Total,
+		Remaining:      gb.SessionStartLimit.Remaining,
+		ResetAfter:     gb.SessionStartLimit.ResetAfter,
+		MaxConcurrency: gb.SessionStartLimit.MaxConcurrency,
+	}
+	var (
+		limiter  state.IdentifyLimiter
+		sessions state.SessionStore
+	)
+	stateCtx, stopState := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopState()
+	if rdb != nil {
+		botID := redisstate.BotID(cfg.Token.Reveal())
+		limiter = redisstate.NewLimiter(rdb, botID, limit, clk, log)
+		rs := redisstate.NewSessions(rdb, botID, shards.First, shards.Count, clk, log)
+		go rs.Run(stateCtx)
+		sessions = rs
+	} else {
+		limiter = state.NewLocalLimiter(clk, limit)
+		sessions = state.NewMemorySessions()
+	}
+
+	var (
+		observer shard.Observer
+		counters cluster.Observer
+		m        *metrics.Metrics
+	)
+	if cfg.MetricsAddr != "" {
+		m = metrics.New(func() float64 { return float64(b.Buffered()) })
+		observer, counters = m, m
+	}
+
+	cl := cluster.New(shards, shard.Config{
+		Token:          cfg.Token,
+		Codec:          cd,
+		Compress:       cfg.Compress,
+		GatewayURL:     gb.URL,
+		Intents:        cfg.Intents,
+		LargeThreshold: cfg.LargeThreshold,
+		Timeouts: shard.Timeouts{
+			Open:      cfg.OpenTimeout,
+			Hello:     cfg.HelloTimeout,
+			Ready:     cfg.ReadyTimeout,
+			Guild:     cfg.GuildTimeout,
+			Reconnect: cfg.ReconnectTimeout,
+		},
+		Identify:  limiter,
+		Sessions:  sessions,
+		Publisher: b,
+		Clock:     clk,
+		Logger:    log,
+		Observer:  observer,
+	}, counters)
+
+	if m != nil {
+		srvErr, err := metrics.Serve(stateCtx, cfg.MetricsAddr, m.Handler(func() bool { return b.Up() && cl.Ready() }))
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		go func() {
+			if err := <-srvErr; err != nil {
+				log.Error("metrics server stopped", slog.Any("error", err))
+			}
+		}()
+		log.Info("serving /metrics, /healthz and /readyz", slog.String("addr", cfg.MetricsAddr))
+	}
+
+	// Shutdown order (§7): stop consuming commands, then close the shards.
+	shardCtx, stopShards := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopShards()
+	go func() {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: no more commands, closing shards")
+			b.StopConsuming()
+			stopShards()
+		case <-shardCtx.Done():
+		}
+	}()
+	runErr := cl.Run(shardCtx, b.Commands())
+	stopShards()
+
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveWait)
+	if err := sessions.Flush(saveCtx); err != nil {
+		log.Warn("could not save sessions", slog.Any("error", err))
+	}
+	cancel()
+	stopState()
+
+	return runErr
+}
+
+func closeBroker(b *broker.Broker, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), confirmWait)
+	defer cancel()
+	if err := b.Close(ctx); err != nil {
+		log.Warn("closing RabbitMQ", slog.Any("error", err))
+	}
+}
