@@ -78,15 +78,16 @@ func New(buffered func() float64) *Metrics {
 	return m
 }
 
-// counter finds the (shard, event) counter. Indexing the inner map with
+// cached finds the (shard, event) counter. Indexing the inner map with
 // string(event) does not allocate, so a seen event costs two map lookups.
-func (m *Metrics) counter(cache map[int]map[string]prometheus.Counter, vec *prometheus.CounterVec, shardID int, event []byte) prometheus.Counter {
+func (m *Metrics) cached(cache map[int]map[string]prometheus.Counter, shardID int, event []byte) (prometheus.Counter, bool) {
 	m.mu.RLock()
+	defer m.mu.RUnlock()
 	c, ok := cache[shardID][string(event)]
-	m.mu.RUnlock()
-	if ok {
-		return c
-	}
+	return c, ok
+}
+
+func (m *Metrics) create(cache map[int]map[string]prometheus.Counter, vec *prometheus.CounterVec, shardID int, event string) prometheus.Counter {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	byEvent := cache[shardID]
@@ -94,19 +95,33 @@ func (m *Metrics) counter(cache map[int]map[string]prometheus.Counter, vec *prom
 		byEvent = make(map[string]prometheus.Counter)
 		cache[shardID] = byEvent
 	}
-	c = vec.WithLabelValues(strconv.Itoa(shardID), string(event))
-	byEvent[string(event)] = c
+	c, ok := byEvent[event]
+	if !ok {
+		c = vec.WithLabelValues(strconv.Itoa(shardID), event)
+		byEvent[event] = c
+	}
 	return c
 }
 
 // DispatchReceived counts one dispatch read from Discord.
 func (m *Metrics) DispatchReceived(shardID int, event []byte) {
-	m.counter(m.recv, m.received, shardID, event).Inc()
+	c, ok := m.cached(m.recv, shardID, event)
+	if !ok {
+		c = m.create(m.recv, m.received, shardID, string(event))
+	}
+	c.Inc()
 }
 
 // DispatchPublished counts one dispatch confirmed by RabbitMQ.
-func (m *Metrics) DispatchPublished(shardID int, event []byte, latency time.Duration) {
-	m.counter(m.pub, m.published, shardID, event).Inc()
+// It matches broker.Options.OnConfirm; event is the broker's interned name.
+func (m *Metrics) DispatchPublished(shardID int, event string, latency time.Duration) {
+	m.mu.RLock()
+	c, ok := m.pub[shardID][event]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.create(m.pub, m.published, shardID, event)
+	}
+	c.Inc()
 	m.confirmLatency.Observe(latency.Seconds())
 }
 

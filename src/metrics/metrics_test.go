@@ -38,7 +38,7 @@ func TestMetricsExposeEveryFamily(t *testing.T) {
 	m := New(func() float64 { return 1234 })
 	m.DispatchReceived(3, []byte("MESSAGE_CREATE"))
 	m.DispatchReceived(3, []byte("MESSAGE_CREATE"))
-	m.DispatchPublished(3, []byte("MESSAGE_CREATE"), 2*time.Millisecond)
+	m.DispatchPublished(3, "MESSAGE_CREATE", 2*time.Millisecond)
 	m.CommandForwarded(4)
 	m.CommandRefused()
 	m.StateChanged(3, shard.Ready)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,8 +49,29 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	clk := clock.Real()
 
+	// Metrics and health come up first: /healthz answers while RabbitMQ is
+	// still being waited for, and confirms are counted from the start.
+	var (
+		m     *metrics.Metrics
+		parts running
+	)
+	opts := broker.Options{URL: cfg.AMQPURL, ContentType: cd.ContentType(), Logger: log}
+	if cfg.MetricsAddr != "" {
+		m = metrics.New(parts.buffered)
+		opts.OnConfirm = m.DispatchPublished
+		srvErr, err := metrics.Serve(ctx, cfg.MetricsAddr, m.Handler(parts.ready))
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		go func() {
+			if err := <-srvErr; err != nil {
+				log.Error("metrics server stopped", slog.Any("error", err))
+			}
+		}()
+		log.Info("serving /metrics, /healthz and /readyz", slog.String("addr", cfg.MetricsAddr))
+	}
 	log.Info("connecting to RabbitMQ")
-	b, err := broker.Connect(ctx, broker.Options{URL: cfg.AMQPURL, ContentType: cd.ContentType(), Logger: log})
+	b, err := broker.Connect(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -57,6 +79,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)
 	}
 	defer closeBroker(b, log)
+	parts.broker.Store(b)
 
 	var rdb *redis.Client
 	if cfg.RedisURL != "" {
@@ -109,10 +132,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	var (
 		observer shard.Observer
 		counters cluster.Observer
-		m        *metrics.Metrics
 	)
-	if cfg.MetricsAddr != "" {
-		m = metrics.New(func() float64 { return float64(b.Buffered()) })
+	if m != nil {
 		observer, counters = m, m
 	}
 
@@ -138,18 +159,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Observer:  observer,
 	}, counters)
 
-	if m != nil {
-		srvErr, err := metrics.Serve(stateCtx, cfg.MetricsAddr, m.Handler(func() bool { return b.Up() && cl.Ready() }))
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		go func() {
-			if err := <-srvErr; err != nil {
-				log.Error("metrics server stopped", slog.Any("error", err))
-			}
-		}()
-		log.Info("serving /metrics, /healthz and /readyz", slog.String("addr", cfg.MetricsAddr))
-	}
+	parts.cluster.Store(cl)
 
 	// Shutdown order (§7): stop consuming commands, then close the shards.
 	shardCtx, stopShards := context.WithCancel(context.WithoutCancel(ctx))
@@ -174,6 +184,25 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	stopState()
 
 	return runErr
+}
+
+// running gives the health endpoints a race-free view of the parts that
+// exist so far.
+type running struct {
+	broker  atomic.Pointer[broker.Broker]
+	cluster atomic.Pointer[cluster.Cluster]
+}
+
+func (r *running) ready() bool {
+	b, c := r.broker.Load(), r.cluster.Load()
+	return b != nil && c != nil && b.Up() && c.Ready()
+}
+
+func (r *running) buffered() float64 {
+	if b := r.broker.Load(); b != nil {
+		return float64(b.Buffered())
+	}
+	return 0
 }
 
 func closeBroker(b *broker.Broker, log *slog.Logger) {
