@@ -16,6 +16,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// stableSession is how long a session must have lived for its loss to reset the backoff.
+const stableSession = 30 * time.Second
+
 // commandBuffer lets the consumer run a little ahead of a busy cluster.
 const commandBuffer = 256
 
@@ -66,7 +69,7 @@ func Connect(ctx context.Context, opts Options) (*Broker, error) {
 		commands:    make(chan Command, commandBuffer),
 		stopConsume: make(chan struct{}),
 	}
-	s, err := b.connect(ctx)
+	s, err := b.connect(ctx, &backoff{min: opts.MinBackoff, max: opts.MaxBackoff}, false)
 	if err != nil {
 		return nil, fmt.Errorf("connect to rabbitmq %s: %w", redactURL(opts.URL), err)
 	}
@@ -76,9 +79,11 @@ func Connect(ctx context.Context, opts Options) (*Broker, error) {
 }
 
 // connect opens a session, retrying with backoff until it works or ctx ends, and
-// installs it as the current one.
-func (b *Broker) connect(ctx context.Context) (*session, error) {
-	bo := backoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
+// installs it as the current one. With waitFirst it backs off before the first attempt too.
+func (b *Broker) connect(ctx context.Context, bo *backoff, waitFirst bool) (*session, error) {
+	if waitFirst && !sleepCtx(ctx, bo.next()) {
+		return nil, ctx.Err()
+	}
 	for attempt := 1; ; attempt++ {
 		b.mu.Lock()
 		consume := !b.consumeStopped
@@ -125,7 +130,9 @@ func (b *Broker) install(s *session) {
 // Close ends runCtx. Shards keep publishing into the outbox meanwhile.
 func (b *Broker) run(s *session) {
 	defer close(b.done)
+	bo := backoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
 	for {
+		started := time.Now()
 		err := b.serve(b.runCtx, s)
 		b.up.Store(false)
 		b.mu.Lock()
@@ -142,7 +149,14 @@ func (b *Broker) run(s *session) {
 			"err", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
 		s.shutdown()
 		lost := time.Now()
-		if s, err = b.connect(b.runCtx); err != nil {
+		// A session that lived a while earns an immediate reconnect. One that died at once
+		// (say, publishing is refused) keeps backing off, so a broken setup does not
+		// turn into a tight reconnect loop.
+		flapping := lost.Sub(started) < stableSession
+		if !flapping {
+			bo = backoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
+		}
+		if s, err = b.connect(b.runCtx, &bo, flapping); err != nil {
 			return // Close
 		}
 		msgs, bytes = b.out.stats()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -529,4 +530,64 @@ func TestOnConfirmReportsEachConfirmedDispatch(t *testing.T) {
 			t.Fatal("no confirm reported")
 		}
 	}
+}
+
+func TestManyShardsPublishingThroughRepeatedCutsLoseNothingAndKeepEachShardsOrder(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	b := connectTest(t, Options{URL: p.urlThrough(t, raw), MaxBufferBytes: 8 << 10})
+	key := randomKey(t)
+	obs := newObserver(t, raw)
+	d := obs.bind(t, key)
+	ctx := testContext(t, 60*time.Second)
+
+	const shards, each = 8, 250
+	var wg sync.WaitGroup
+	for shard := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, 64)
+			for i := range each {
+				buf = fmt.Appendf(buf[:0], "%d:%d:%s", shard, i, bytes.Repeat([]byte{'p'}, 30))
+				if err := b.Publish(ctx, shard, []byte(key), buf); err != nil {
+					t.Errorf("shard %d publish %d: %v", shard, i, err)
+					return
+				}
+			}
+		}()
+	}
+	cuts := make(chan struct{})
+	go func() {
+		defer close(cuts)
+		for range 3 {
+			time.Sleep(50 * time.Millisecond)
+			p.cut(false)
+		}
+	}()
+
+	next := make([]int, shards) // first unseen index per shard
+	seen := make([]map[int]bool, shards)
+	for i := range seen {
+		seen[i] = map[int]bool{}
+	}
+	for total := 0; total < shards*each; {
+		m := receive(t, d, 20*time.Second)
+		var shard, i int
+		if _, err := fmt.Sscanf(string(m.Body), "%d:%d:", &shard, &i); err != nil {
+			t.Fatalf("body %q: %v", m.Body, err)
+		}
+		if seen[shard][i] {
+			continue // a republished duplicate: allowed
+		}
+		if i != next[shard] {
+			t.Fatalf("shard %d: dispatch %d first seen, want %d next", shard, i, next[shard])
+		}
+		seen[shard][i] = true
+		next[shard]++
+		total++
+	}
+	wg.Wait()
+	<-cuts
 }
