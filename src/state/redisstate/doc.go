@@ -1,0 +1,8 @@
+// Package redisstate implements the identify limiter and the session store
+// of package state on Redis (DESIGN.md §6), so that every cluster sharing a
+// bot token and a Redis respects one identify rate, and a restarted process
+// resumes its shards instead of identifying again.
+//
+// Redis trouble never stops dispatching: the limiter falls back to
+// in-process limits and the session store retries its writes.
+package redisstate

@@ -1,0 +1,152 @@
+package redisstate
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const testBot = "198622483471925248"
+
+// roundTrips counts what the client sends: single commands and pipelines
+// (one network round trip each).
+type roundTrips struct {
+	commands  atomic.Int64
+	pipelines atomic.Int64
+}
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		// A new pooled connection says HELLO first; that is set-up, not a
+		// call made by the code under test.
+		if cmd.Name() != "hello" {
+			h.commands.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.pipelines.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func (h *roundTrips) total() int64 { return h.commands.Load() + h.pipelines.Load() }
+
+func (h *roundTrips) reset() {
+	h.commands.Store(0)
+	h.pipelines.Store(0)
+}
+
+// newMini starts a miniredis and a client for it; the client is warmed up
+// so that connection set-up commands do not show in later counts.
+func newMini(t testing.TB) (*miniredis.Miniredis, *redis.Client, *roundTrips) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	mr.SetTime(t0)
+	client := newClient(t, mr.Addr())
+	return mr, client, addCounter(t, client)
+}
+
+func newClient(t testing.TB, addr string) *redis.Client {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{
+		Addr: addr,
+		// miniredis lacks CLIENT SETINFO; it would show as an extra round trip.
+		DisableIdentity: true,
+		MaxRetries:      -1, // a failed call must show at once, not after retries
+		DialerRetries:   1,
+		DialTimeout:     time.Second,
+		ReadTimeout:     time.Second,
+		WriteTimeout:    time.Second,
+	})
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+func addCounter(t testing.TB, client *redis.Client) *roundTrips {
+	t.Helper()
+	require.NoError(t, client.Ping(context.Background()).Err())
+	h := &roundTrips{}
+	client.AddHook(h)
+	return h
+}
+
+// logBuffer captures log records for assertions.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) count(substr string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), substr)
+}
+
+func newLogger() (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewJSONHandler(b, nil)), b
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func acquireAsync(ctx context.Context, l *Limiter, shardID int) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- l.Acquire(ctx, shardID) }()
+	return ch
+}
+
+// done waits for a result that must come; the real-time guard only catches
+// hangs and never paces a test.
+func done(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Acquire did not return")
+		return nil
+	}
+}
+
+func notDone(t *testing.T, ch <-chan error) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		t.Fatalf("Acquire returned early (err=%v)", err)
+	default:
+	}
+}
+
+// closedAddr is a loopback address nobody listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}

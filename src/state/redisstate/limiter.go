@@ -1,0 +1,177 @@
+package redisstate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/state"
+)
+
+const (
+	// opTimeout bounds one Redis round trip, so a hung Redis delays an
+	// identify by at most this before the local fallback takes over.
+	opTimeout = 2 * time.Second
+	// probeAfter is how long the limiter stays local after a Redis error
+	// before trying Redis again.
+	probeAfter = time.Second
+	// noTTLRetry is the pause after repairing a lock that had no expiry.
+	noTTLRetry = 50 * time.Millisecond
+)
+
+// Limiter is an IdentifyLimiter shared by every process using the same bot
+// and Redis. Within the process it is a state.LocalLimiter (FIFO per bucket,
+// 5 s pacing, start limit); the shard at the head of a bucket then takes
+// the bucket's Redis lock, SET NX PX 5000, waiting the lock's PTTL while
+// another cluster holds it.
+type Limiter struct {
+	client redis.UniversalClient
+	clk    clock.Clock
+	logger *slog.Logger
+	local  *state.LocalLimiter
+	keys   []string // lock key per bucket
+	owner  string   // lock values: owner + counter, unique across clusters
+	count  atomic.Uint64
+
+	warn      throttle
+	mu        sync.Mutex
+	down      bool      // last Redis call failed
+	downUntil time.Time // skip Redis until then
+}
+
+var _ state.IdentifyLimiter = (*Limiter)(nil)
+
+// NewLimiter returns a limiter for the bot botID (see BotID).
+func NewLimiter(client redis.UniversalClient, botID string, limit state.StartLimit, clk clock.Clock, logger *slog.Logger) *Limiter {
+	local := state.NewLocalLimiter(clk, limit)
+	mc := local.MaxConcurrency()
+	keys := make([]string, mc)
+	for b := range keys {
+		keys[b] = IdentifyKey(botID, mc, b)
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	return &Limiter{
+		client: client,
+		clk:    clk,
+		logger: logger,
+		local:  local,
+		keys:   keys,
+		owner:  hex.EncodeToString(id[:]),
+		warn:   throttle{clk: clk, interval: logEvery},
+	}
+}
+
+// Acquire returns when shardID may send IDENTIFY, or ctx's error.
+func (l *Limiter) Acquire(ctx context.Context, shardID int) error {
+	return l.local.AcquireWith(ctx, shardID, l.lockBucket)
+}
+
+// lockBucket takes the bucket's Redis lock. It never fails for Redis
+// reasons: then the local pacing, already applied, is the limit.
+func (l *Limiter) lockBucket(ctx context.Context, bucket int) error {
+	key := l.keys[bucket]
+	value := l.owner + ":" + strconv.FormatUint(l.count.Add(1), 10)
+	for {
+		if l.skipRedis() {
+			return nil
+		}
+		ok, pttl, err := l.trySet(ctx, key, value)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			l.markDown(err)
+			return nil
+		}
+		l.markUp()
+		if ok {
+			return nil
+		}
+		var wait time.Duration
+		switch {
+		case pttl == -2: // expired between SET and PTTL: retry now
+		case pttl == -1:
+			// A lock without expiry would block the bucket forever; it
+			// is not ours, so give it the lifetime a lock has.
+			l.repair(ctx, key)
+			wait = noTTLRetry
+		default:
+			wait = time.Duration(pttl) * time.Millisecond
+		}
+		if err := clock.Sleep(ctx, l.clk, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// trySet sends SET NX PX and PTTL in one round trip: if the SET fails, the
+// PTTL says how long the holder keeps the bucket.
+func (l *Limiter) trySet(ctx context.Context, key, value string) (bool, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	pipe := l.client.Pipeline()
+	set := pipe.Do(ctx, "set", key, value, "nx", "px", state.IdentifyInterval.Milliseconds())
+	pttl := pipe.Do(ctx, "pttl", key)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, 0, fmt.Errorf("identify lock %s: %w", key, err)
+	}
+	if err := set.Err(); errors.Is(err, redis.Nil) {
+		ms, err := pttl.Int64()
+		if err != nil {
+			return false, 0, fmt.Errorf("identify lock %s: PTTL: %w", key, err)
+		}
+		return false, ms, nil
+	} else if err != nil {
+		return false, 0, fmt.Errorf("identify lock %s: %w", key, err)
+	}
+	return true, 0, nil
+}
+
+func (l *Limiter) repair(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := l.client.PExpire(ctx, key, state.IdentifyInterval).Err(); err != nil {
+		l.markDown(err)
+		return
+	}
+	l.logger.Warn("redis identify lock had no expiry; gave it one", "key", key)
+}
+
+func (l *Limiter) skipRedis() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.down && l.clk.Now().Before(l.downUntil)
+}
+
+func (l *Limiter) markDown(err error) {
+	l.mu.Lock()
+	l.down = true
+	l.downUntil = l.clk.Now().Add(probeAfter)
+	l.mu.Unlock()
+	if ok, n := l.warn.allow(); ok {
+		l.logger.Warn("redis unavailable: identify limits fall back to this process only",
+			"err", err, "suppressed", n)
+	}
+}
+
+func (l *Limiter) markUp() {
+	l.mu.Lock()
+	was := l.down
+	l.down = false
+	l.mu.Unlock()
+	if was {
+		l.warn.reset()
+		l.logger.Info("redis reachable again: identify limits shared across clusters")
+	}
+}
