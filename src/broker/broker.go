@@ -39,6 +39,7 @@ type Broker struct {
 	sess           *session // current session, nil while reconnecting
 	consumeStopped bool
 	fwd            sync.WaitGroup // forward goroutines
+	bg             sync.WaitGroup // consumer cancellations
 
 	commands        chan Command
 	stopConsume     chan struct{}
@@ -120,7 +121,7 @@ func (b *Broker) install(s *session) {
 	}
 	b.mu.Unlock()
 	if cancel {
-		_ = s.con.Cancel(b.consumerTag, true)
+		b.cancelConsumer(s)
 	}
 	b.up.Store(true)
 }
@@ -241,6 +242,7 @@ func (b *Broker) close(ctx context.Context) error {
 	b.mu.Unlock()
 	<-b.done
 	b.fwd.Wait()
+	b.bg.Wait()
 
 	if msgs, bytes := b.out.stats(); msgs > 0 {
 		err := &UnconfirmedError{Messages: msgs, Bytes: bytes, Err: waitErr}

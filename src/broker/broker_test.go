@@ -591,3 +591,30 @@ func TestManyShardsPublishingThroughRepeatedCutsLoseNothingAndKeepEachShardsOrde
 	wg.Wait()
 	<-cuts
 }
+
+func TestCloseReturnsWhenCtxEndsEvenIfTheBrokerStoppedReading(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	b := connectTest(t, Options{URL: p.urlThrough(t, raw)})
+	key := randomKey(t)
+	p.stalled.Store(true) // like a broker under a resource alarm: the publisher's writes block
+	body := bytes.Repeat([]byte{'s'}, 256<<10)
+	for range 64 { // 16 MiB: far more than the socket buffers hold
+		if err := b.Publish(testContext(t, 5*time.Second), 0, []byte(key), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := b.Close(ctx)
+	var uerr *UnconfirmedError
+	if !errors.As(err, &uerr) || uerr.Messages == 0 {
+		t.Fatalf("Close = %v, want dispatches reported unconfirmed", err)
+	}
+	if took := time.Since(start); took > 300*time.Millisecond+closeTimeout {
+		t.Fatalf("Close took %v", took)
+	}
+	p.stalled.Store(false)
+}

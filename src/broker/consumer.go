@@ -56,14 +56,28 @@ func (b *Broker) StopConsuming() {
 		s := b.sess
 		b.mu.Unlock()
 		close(b.stopConsume)
-		if s != nil && s.con != nil {
-			// Cancelling the last consumer also deletes the auto-delete queue.
-			if err := s.con.Cancel(b.consumerTag, true); err != nil {
-				b.log.Debug("cancel command consumer", "err", err)
-			}
+		if s != nil {
+			b.cancelConsumer(s)
 		}
 		b.fwd.Wait()
 		close(b.commands)
 		b.log.Info("stopped consuming commands")
 	})
+}
+
+// cancelConsumer tells the broker to stop delivering commands; cancelling the last consumer
+// also deletes the auto-delete queue. It runs in the background: the write can block behind
+// a publish stuck on a blocked connection (resource alarm), and shutdown must not wait for
+// it. It ends at the latest when the connection is closed.
+func (b *Broker) cancelConsumer(s *session) {
+	if s.con == nil {
+		return
+	}
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		if err := s.con.Cancel(b.consumerTag, true); err != nil {
+			b.log.Debug("cancel command consumer", "err", err)
+		}
+	}()
 }

@@ -5,12 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,6 +124,7 @@ type proxy struct {
 	mu      sync.Mutex
 	down    bool
 	refused int // connections turned away while down
+	stalled atomic.Bool
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
 }
@@ -184,8 +185,21 @@ func (p *proxy) accept() {
 
 func (p *proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, err := io.Copy(dst, src)
-	_ = err
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.stalled.Load() && !p.isClosed(src) {
+			time.Sleep(5 * time.Millisecond) // a broker that stopped reading: TCP buffers fill up
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
@@ -200,8 +214,16 @@ func (p *proxy) cut(stayDown bool) {
 	p.down = stayDown
 	for c := range p.conns {
 		c.Close()
+		delete(p.conns, c)
 	}
 	p.mu.Unlock()
+}
+
+func (p *proxy) isClosed(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, open := p.conns[c]
+	return !open
 }
 
 func (p *proxy) refusedCount() int {
