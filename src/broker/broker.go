@@ -16,6 +16,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// maxRoutingKey is the longest routing key AMQP can carry.
+const maxRoutingKey = 255
+
 // stableSession is how long a session must have lived for its loss to reset the backoff.
 const stableSession = 30 * time.Second
 
@@ -74,6 +77,7 @@ func Connect(ctx context.Context, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to rabbitmq %s: %w", redactURL(opts.URL), err)
 	}
+	b.log.Info("connected to rabbitmq", "url", redactURL(opts.URL), "commands_queue", s.queue)
 	b.runCtx, b.cancelRun = context.WithCancel(context.Background())
 	go b.run(s)
 	return b, nil
@@ -196,6 +200,10 @@ func (b *Broker) dropRefused(loss error) {
 // the buffer is full: then it blocks until there is room or ctx ends (back-pressure: the
 // shard stops reading). routingKey is the event name.
 func (b *Broker) Publish(ctx context.Context, shardID int, routingKey []byte, body []byte) error {
+	if len(routingKey) > maxRoutingKey {
+		// It could never be written (an AMQP short string) and would block the queue.
+		return fmt.Errorf("publish %.32s...: routing key of %d bytes, the limit is %d", routingKey, len(routingKey), maxRoutingKey)
+	}
 	if err := b.out.add(ctx, shardID, routingKey, body); err != nil {
 		return fmt.Errorf("publish %s: %w", routingKey, err)
 	}

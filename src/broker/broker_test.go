@@ -435,6 +435,7 @@ func TestConnectGivesUpWhenCtxEndsAndNeverLogsThePassword(t *testing.T) {
 		}
 	}()
 	const password = "s3cr3t-Pa55"
+	baseline := runtime.NumGoroutine()
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -453,6 +454,7 @@ func TestConnectGivesUpWhenCtxEndsAndNeverLogsThePassword(t *testing.T) {
 	if strings.Contains(out, password) {
 		t.Fatalf("password leaked: %s", out)
 	}
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= baseline+1 }) // +1: our accept loop
 }
 
 type syncBuffer struct {

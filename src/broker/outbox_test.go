@@ -423,3 +423,17 @@ func TestDispatchRefusedAsTooLargeIsDroppedAndOthersKept(t *testing.T) {
 		t.Fatal("dropped a dispatch of another size")
 	}
 }
+
+func TestRoutingKeyLongerThanAMQPAllowsIsRefusedNotQueued(t *testing.T) {
+	b := &Broker{out: newOutbox(1 << 20)}
+	err := b.Publish(context.Background(), 0, make([]byte, 256), []byte("x"))
+	if err == nil {
+		t.Fatal("a 256-byte routing key was accepted")
+	}
+	if msgs, _ := b.out.stats(); msgs != 0 {
+		t.Fatal("it was queued")
+	}
+	if err := b.Publish(context.Background(), 0, make([]byte, 255), []byte("x")); err != nil {
+		t.Fatalf("255 bytes: %v", err)
+	}
+}
