@@ -64,7 +64,7 @@ func NewLimiter(client redis.UniversalClient, botID string, limit state.StartLim
 	return &Limiter{
 		client: client,
 		clk:    clk,
-		logger: logger,
+		logger: orDiscard(logger),
 		local:  local,
 		keys:   keys,
 		owner:  hex.EncodeToString(id[:]),

@@ -76,7 +76,7 @@ func NewSessions(client redis.UniversalClient, botID string, firstShard, count i
 		client:  client,
 		botID:   botID,
 		clk:     clk,
-		logger:  logger,
+		logger:  orDiscard(logger),
 		first:   firstShard,
 		hot:     make([]seqSlot, count),
 		keys:    keys,
