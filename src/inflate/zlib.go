@@ -19,6 +19,9 @@ const (
 	// outInitial is the first output buffer: when it fills, the last
 	// window moves to the front, rarely enough to cost nothing amortised.
 	outInitial = 256 << 10
+	// maxPending bounds a payload still waiting for its sync flush: far
+	// beyond any real one, it stops a broken peer from growing it forever.
+	maxPending = 256 << 20
 )
 
 // syncFlush ends every zlib-stream payload (an empty stored block).
@@ -68,6 +71,10 @@ func (z *zlibStream) Push(msg []byte) ([]byte, bool, error) {
 	}
 	data := msg
 	if len(z.pending) > 0 || !bytes.HasSuffix(msg, syncFlush) {
+		if len(z.pending)+len(msg) > maxPending {
+			z.err = fmt.Errorf("inflate zlib-stream: over %d MiB without a sync flush", maxPending>>20)
+			return nil, false, z.err
+		}
 		z.pending = append(z.pending, msg...)
 		if !bytes.HasSuffix(z.pending, syncFlush) {
 			return nil, false, nil
