@@ -260,6 +260,7 @@ func (s *Sessions) Flush(ctx context.Context) error {
 // shutdown.
 func (s *Sessions) Run(ctx context.Context) {
 	next := s.clk.Now()
+	failing := false
 	for {
 		// Ticks are planned from the previous tick, not from the end of
 		// the flush, so seqs reach Redis at least every FlushInterval.
@@ -270,10 +271,17 @@ func (s *Sessions) Run(ctx context.Context) {
 		if err := clock.Sleep(ctx, s.clk, next.Sub(s.clk.Now())); err != nil {
 			return
 		}
-		if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
+		err := s.Flush(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failing = true
 			if ok, n := s.warn.allow(); ok {
 				s.logger.Warn("redis session flush failed; retrying", "err", err, "suppressed", n)
 			}
+		case err == nil && failing:
+			failing = false
+			s.warn.reset()
+			s.logger.Info("redis session flush works again")
 		}
 	}
 }

@@ -214,13 +214,15 @@ func TestSessionsStoreErrorsAreReturnedAndRetried(t *testing.T) {
 		clk.BlockUntil(1)
 		clk.Advance(FlushInterval)
 	}
-	clk.BlockUntil(1)
-	cancel()
-	<-stopped
 	require.Equal(t, 1, logs.count("flush failed"))
 
 	mr.SetError("")
-	require.NoError(t, s.Flush(ctx))
+	clk.BlockUntil(1)
+	clk.Advance(FlushInterval)
+	clk.BlockUntil(1)
+	cancel()
+	<-stopped
+	require.Equal(t, 1, logs.count("works again"))
 	got, ok, err := s.Load(ctx, 0)
 	require.NoError(t, err)
 	require.True(t, ok, "the failed Save was written by a later flush")
