@@ -107,7 +107,8 @@ func (l *Limiter) lockBucket(ctx context.Context, bucket int) error {
 			l.repair(ctx, key)
 			wait = noTTLRetry
 		default:
-			wait = time.Duration(pttl) * time.Millisecond
+			// PTTL 0 means under a millisecond left: don't spin on it.
+			wait = max(time.Duration(pttl)*time.Millisecond, time.Millisecond)
 		}
 		if err := clock.Sleep(ctx, l.clk, wait); err != nil {
 			return err
