@@ -1,0 +1,97 @@
+package fakediscord
+
+import (
+	"bytes"
+	"compress/zlib"
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression is a transport compression mode from the gateway URL query.
+type Compression string
+
+// Transport compression modes.
+const (
+	CompressNone Compression = ""
+	CompressZlib Compression = "zlib-stream"
+	CompressZstd Compression = "zstd-stream"
+)
+
+// streamCompressor turns one payload into the bytes of one websocket
+// message, keeping the compression context across messages like Discord.
+type streamCompressor interface {
+	compress(payload []byte) ([]byte, error)
+	close()
+}
+
+func newCompressor(c Compression) (streamCompressor, error) {
+	switch c {
+	case CompressNone:
+		return nil, nil
+	case CompressZlib:
+		z := &zlibStream{}
+		w, err := zlib.NewWriterLevel(&z.buf, zlib.BestSpeed)
+		if err != nil {
+			return nil, fmt.Errorf("creating zlib writer: %w", err)
+		}
+		z.w = w
+		return z, nil
+	case CompressZstd:
+		z := &zstdStream{}
+		// Small window and a single goroutine keep 2,000 connections cheap.
+		w, err := zstd.NewWriter(&z.buf,
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(1<<17),
+			zstd.WithLowerEncoderMem(true),
+			zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if err != nil {
+			return nil, fmt.Errorf("creating zstd writer: %w", err)
+		}
+		z.w = w
+		return z, nil
+	default:
+		return nil, fmt.Errorf("unknown compression %q", c)
+	}
+}
+
+// zlibStream is one deflate context per connection: the zlib header goes
+// out with the first message and every message ends with a sync flush
+// (00 00 ff ff), which is how clients find message boundaries.
+type zlibStream struct {
+	buf bytes.Buffer
+	w   *zlib.Writer
+}
+
+func (z *zlibStream) compress(p []byte) ([]byte, error) {
+	z.buf.Reset()
+	if _, err := z.w.Write(p); err != nil {
+		return nil, fmt.Errorf("zlib write: %w", err)
+	}
+	if err := z.w.Flush(); err != nil {
+		return nil, fmt.Errorf("zlib flush: %w", err)
+	}
+	return bytes.Clone(z.buf.Bytes()), nil
+}
+
+func (z *zlibStream) close() {}
+
+// zstdStream writes one zstd frame that never ends; each message carries
+// the blocks flushed for one payload.
+type zstdStream struct {
+	buf bytes.Buffer
+	w   *zstd.Encoder
+}
+
+func (z *zstdStream) compress(p []byte) ([]byte, error) {
+	z.buf.Reset()
+	if _, err := z.w.Write(p); err != nil {
+		return nil, fmt.Errorf("zstd write: %w", err)
+	}
+	if err := z.w.Flush(); err != nil {
+		return nil, fmt.Errorf("zstd flush: %w", err)
+	}
+	return bytes.Clone(z.buf.Bytes()), nil
+}
+
+func (z *zstdStream) close() { _ = z.w.Close() }
