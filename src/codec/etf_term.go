@@ -147,6 +147,8 @@ func etfInt(b []byte, i int) (v int64, next int, err error) {
 // etfSkip returns the index just past the term at i. It walks iteratively
 // with a count of terms still to skip, so nesting depth costs no stack, and
 // every term consumes at least one byte, so the walk ends within len(b).
+// Away from the end of b the common tags are skipped without per-field
+// bounds checks (i may overshoot len(b); that is caught before any read).
 func etfSkip(b []byte, i int) (int, error) {
 	pending := 1
 	for pending > 0 {
@@ -156,112 +158,165 @@ func etfSkip(b []byte, i int) (int, error) {
 			return 0, errTruncated
 		}
 		pending--
-		tag := b[i]
-		i++
-		var fixed int // bytes after the header with no nested terms
-		switch tag {
-		case etfSmallInteger:
-			fixed = 1
-		case etfInteger:
-			fixed = 4
-		case etfNewFloat:
-			fixed = 8
-		case etfFloat:
-			fixed = 31
-		case etfNil:
-		case etfSmallAtom, etfSmallAtomUTF8:
-			if !need(b, i, 1) {
-				return 0, errTruncated
+		if len(b)-i >= 9 {
+			h := b[i : i+9 : i+9]
+			switch h[0] {
+			case etfSmallInteger:
+				i += 2
+				continue
+			case etfInteger:
+				i += 5
+				continue
+			case etfNewFloat:
+				i += 9
+				continue
+			case etfNil:
+				i++
+				continue
+			case etfSmallAtom, etfSmallAtomUTF8:
+				i += 2 + int(h[1])
+				continue
+			case etfAtom, etfAtomUTF8, etfString:
+				i += 3 + int(binary.BigEndian.Uint16(h[1:3]))
+				continue
+			case etfBinary:
+				i += 5 + int(binary.BigEndian.Uint32(h[1:5]))
+				continue
+			case etfSmallBig:
+				i += 3 + int(h[1])
+				continue
+			case etfMap:
+				pending += 2 * int(binary.BigEndian.Uint32(h[1:5]))
+				i += 5
+				continue
+			case etfList:
+				pending += int(binary.BigEndian.Uint32(h[1:5])) + 1
+				i += 5
+				continue
 			}
-			fixed = 1 + int(b[i])
-		case etfAtom, etfAtomUTF8, etfString:
-			if !need(b, i, 2) {
-				return 0, errTruncated
-			}
-			fixed = 2 + int(binary.BigEndian.Uint16(b[i:]))
-		case etfBinary:
-			if !need(b, i, 4) {
-				return 0, errTruncated
-			}
-			fixed = 4 + int(binary.BigEndian.Uint32(b[i:]))
-		case etfBitBinary:
-			if !need(b, i, 4) {
-				return 0, errTruncated
-			}
-			fixed = 5 + int(binary.BigEndian.Uint32(b[i:]))
-		case etfSmallBig:
-			if !need(b, i, 1) {
-				return 0, errTruncated
-			}
-			fixed = 2 + int(b[i])
-		case etfLargeBig:
-			if !need(b, i, 4) {
-				return 0, errTruncated
-			}
-			fixed = 5 + int(binary.BigEndian.Uint32(b[i:]))
-		case etfSmallTuple:
-			if !need(b, i, 1) {
-				return 0, errTruncated
-			}
-			pending += int(b[i])
-			fixed = 1
-		case etfLargeTuple:
-			if !need(b, i, 4) {
-				return 0, errTruncated
-			}
-			pending += int(binary.BigEndian.Uint32(b[i:]))
-			fixed = 4
-		case etfList:
-			if !need(b, i, 4) {
-				return 0, errTruncated
-			}
-			pending += int(binary.BigEndian.Uint32(b[i:])) + 1 // elements and tail
-			fixed = 4
-		case etfMap:
-			if !need(b, i, 4) {
-				return 0, errTruncated
-			}
-			pending += 2 * int(binary.BigEndian.Uint32(b[i:]))
-			fixed = 4
-		case etfExport:
-			pending += 3 // module, function, arity
-		case etfNewFun:
-			if !need(b, i, 4) {
-				return 0, errTruncated
-			}
-			fixed = int(binary.BigEndian.Uint32(b[i:])) // Size counts itself, not the tag
-			if fixed < 4 {
-				return 0, fmt.Errorf("fun of size %d", fixed)
-			}
-		case etfPid, etfNewPid, etfPort, etfNewPort, etfV4Port, etfReference:
-			// A node atom, then fixed-size fields.
-			var err error
-			if i, err = etfSkipAtom(b, i); err != nil {
-				return 0, err
-			}
-			fixed = etfNodeTail(tag)
-		case etfNewReference, etfNewerRef:
-			if !need(b, i, 2) {
-				return 0, errTruncated
-			}
-			ids := int(binary.BigEndian.Uint16(b[i:]))
-			var err error
-			if i, err = etfSkipAtom(b, i+2); err != nil {
-				return 0, err
-			}
-			fixed = 4*ids + 1
-			if tag == etfNewerRef {
-				fixed += 3
-			}
-		default:
-			return 0, fmt.Errorf("unsupported term tag %d at offset %d", tag, i-1)
 		}
-		if !need(b, i, fixed) {
-			return 0, errTruncated
+		next, children, err := etfSkipOne(b, i)
+		if err != nil {
+			return 0, err
 		}
-		i += fixed
+		i, pending = next, pending+children
+	}
+	if i > len(b) {
+		return 0, errTruncated
 	}
 	return i, nil
+}
+
+// etfSkipOne skips the header and fixed-size part of the term at i, with
+// every bounds check, and returns how many nested terms follow it.
+func etfSkipOne(b []byte, i int) (next, children int, err error) {
+	if !need(b, i, 1) {
+		return 0, 0, errTruncated
+	}
+	tag := b[i]
+	i++
+	var fixed int // bytes after the header with no nested terms
+	switch tag {
+	case etfSmallInteger:
+		fixed = 1
+	case etfInteger:
+		fixed = 4
+	case etfNewFloat:
+		fixed = 8
+	case etfFloat:
+		fixed = 31
+	case etfNil:
+	case etfSmallAtom, etfSmallAtomUTF8:
+		if !need(b, i, 1) {
+			return 0, 0, errTruncated
+		}
+		fixed = 1 + int(b[i])
+	case etfAtom, etfAtomUTF8, etfString:
+		if !need(b, i, 2) {
+			return 0, 0, errTruncated
+		}
+		fixed = 2 + int(binary.BigEndian.Uint16(b[i:]))
+	case etfBinary:
+		if !need(b, i, 4) {
+			return 0, 0, errTruncated
+		}
+		fixed = 4 + int(binary.BigEndian.Uint32(b[i:]))
+	case etfBitBinary:
+		if !need(b, i, 4) {
+			return 0, 0, errTruncated
+		}
+		fixed = 5 + int(binary.BigEndian.Uint32(b[i:]))
+	case etfSmallBig:
+		if !need(b, i, 1) {
+			return 0, 0, errTruncated
+		}
+		fixed = 2 + int(b[i])
+	case etfLargeBig:
+		if !need(b, i, 4) {
+			return 0, 0, errTruncated
+		}
+		fixed = 5 + int(binary.BigEndian.Uint32(b[i:]))
+	case etfSmallTuple:
+		if !need(b, i, 1) {
+			return 0, 0, errTruncated
+		}
+		children += int(b[i])
+		fixed = 1
+	case etfLargeTuple:
+		if !need(b, i, 4) {
+			return 0, 0, errTruncated
+		}
+		children += int(binary.BigEndian.Uint32(b[i:]))
+		fixed = 4
+	case etfList:
+		if !need(b, i, 4) {
+			return 0, 0, errTruncated
+		}
+		children += int(binary.BigEndian.Uint32(b[i:])) + 1 // elements and tail
+		fixed = 4
+	case etfMap:
+		if !need(b, i, 4) {
+			return 0, 0, errTruncated
+		}
+		children += 2 * int(binary.BigEndian.Uint32(b[i:]))
+		fixed = 4
+	case etfExport:
+		children += 3 // module, function, arity
+	case etfNewFun:
+		if !need(b, i, 4) {
+			return 0, 0, errTruncated
+		}
+		fixed = int(binary.BigEndian.Uint32(b[i:])) // Size counts itself, not the tag
+		if fixed < 4 {
+			return 0, 0, fmt.Errorf("fun of size %d", fixed)
+		}
+	case etfPid, etfNewPid, etfPort, etfNewPort, etfV4Port, etfReference:
+		// A node atom, then fixed-size fields.
+		var err error
+		if i, err = etfSkipAtom(b, i); err != nil {
+			return 0, 0, err
+		}
+		fixed = etfNodeTail(tag)
+	case etfNewReference, etfNewerRef:
+		if !need(b, i, 2) {
+			return 0, 0, errTruncated
+		}
+		ids := int(binary.BigEndian.Uint16(b[i:]))
+		var err error
+		if i, err = etfSkipAtom(b, i+2); err != nil {
+			return 0, 0, err
+		}
+		fixed = 4*ids + 1
+		if tag == etfNewerRef {
+			fixed += 3
+		}
+	default:
+		return 0, 0, fmt.Errorf("unsupported term tag %d at offset %d", tag, i-1)
+	}
+	if !need(b, i, fixed) {
+		return 0, 0, errTruncated
+	}
+	return i + fixed, children, nil
 }
 
 // etfNodeTail is the size of the fixed fields after the node atom of a pid,
