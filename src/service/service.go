@@ -83,6 +83,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	var rdb *redis.Client
 	if cfg.RedisURL != "" {
+		// go-redis prints plain text to stderr unless told otherwise; the
+		// library only offers a process-wide setting.
+		redis.SetLogger(redisstate.ClientLog{Logger: log})
 		rdb, err = redisstate.Connect(ctx, cfg.RedisURL)
 		if err != nil {
 			return &ExitError{Code: 2, Err: fmt.Errorf("CORDIS_REDIS_URL is set but Redis does not answer: %w", err)}
