@@ -182,6 +182,8 @@ func (ETF) Ready(d []byte) (Ready, error) {
 			}
 		case "guilds":
 			switch {
+			case v >= len(d):
+				return errTruncated
 			case d[v] == etfNil:
 				r.Guilds = 0
 			case d[v] == etfList && need(d, v, 5):
