@@ -1,0 +1,75 @@
+// Package integration proves the spec end to end: it builds the real
+// cordis-gateway binary and runs it as a subprocess against fakediscord and
+// a real RabbitMQ (and Redis).
+//
+// Services come from CORDIS_TEST_AMQP_URL / CORDIS_TEST_REDIS_URL when set;
+// otherwise testcontainers-go starts rabbitmq and redis containers (Docker
+// needed). With neither the suite skips, except under CI, where it fails.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// env is what every test gets from TestMain.
+var env struct {
+	amqpURL  string // a broker the gateway can reach
+	redisURL string // redis://host:port (no DB: tests pick their own)
+	binary   string // path of the built cordis-gateway
+	skip     string // non-empty: why tests must skip
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "cordis-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+
+	svc, err := startServices(ctx)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			fmt.Fprintf(os.Stderr, "integration: CI is set but no services: %v\n", err)
+			return 1
+		}
+		env.skip = fmt.Sprintf("no RabbitMQ/Redis for the integration suite (%v); set CORDIS_TEST_AMQP_URL and CORDIS_TEST_REDIS_URL, or run Docker for testcontainers", err)
+	} else {
+		defer svc.stop()
+		env.amqpURL, env.redisURL = svc.amqpURL, svc.redisURL
+		if err := waitForAMQP(ctx, env.amqpURL); err != nil {
+			fmt.Fprintln(os.Stderr, "integration:", err)
+			return 1
+		}
+	}
+
+	env.binary = filepath.Join(dir, "cordis-gateway")
+	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", env.binary, "../src/cmd/cordis-gateway")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration: build cordis-gateway:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// requireServices skips (or, under CI, fails) a test that needs RabbitMQ/Redis.
+func requireServices(t *testing.T) {
+	t.Helper()
+	if env.skip != "" {
+		t.Skip(env.skip)
+	}
+}
