@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestZstdStreamRoundTripsEveryPayloadSequence(t *testing.T) {
@@ -130,4 +132,21 @@ func TestZstdStreamSteadyStateAllocations(t *testing.T) {
 	if allocs > 0 {
 		t.Errorf("%v allocations per message", allocs)
 	}
+}
+
+func TestZstdStreamAcceptsOneFramePerMessageToo(t *testing.T) {
+	// DESIGN.md §4 words it as one message per frame; Discord keeps one
+	// frame open. Both must decode.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads := [][]byte{textPayload(1, 300), textPayload(2, 70000), textPayload(3, 10)}
+	msgs := make([][]byte, len(payloads))
+	for i, p := range payloads {
+		msgs[i] = enc.EncodeAll(p, nil)
+	}
+	z := NewZstdStream()
+	defer z.Close()
+	checkStream(t, z, msgs, payloads)
 }
