@@ -203,7 +203,8 @@ func (ETF) Ready(d []byte) (Ready, error) {
 	return r, nil
 }
 
-// Resumable implements Codec.
+// Resumable implements Codec. A null d reads as false: identifying afresh
+// is the safe answer to an unclear invalid session.
 func (ETF) Resumable(d []byte) (bool, error) {
 	switch {
 	case etfIsAtom(d, 0, "true"):

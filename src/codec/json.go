@@ -202,7 +202,8 @@ func jsonArrayLen(b []byte, i int) (int, error) {
 	}
 }
 
-// Resumable implements Codec.
+// Resumable implements Codec. A null d reads as false: identifying afresh
+// is the safe answer to an unclear invalid session.
 func (JSON) Resumable(d []byte) (bool, error) {
 	switch i := jsonWS(d, 0); {
 	case hasWord(d, i, "true"):
