@@ -142,12 +142,14 @@ func (c *conn) writeLoop() {
 						return
 					}
 				}
+				// Recorded before the write, so whatever a client has seen
+				// is already in the Snapshot.
+				if m.rec != nil || m.count {
+					c.s.recordSent(m)
+				}
 				if err := c.write(data); err != nil {
 					c.finish(0, "drop")
 					return
-				}
-				if m.rec != nil || m.count {
-					c.s.recordSent(m)
 				}
 			}
 		}

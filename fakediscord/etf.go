@@ -314,3 +314,9 @@ func byteList(l []any) ([]byte, bool) {
 	}
 	return out, true
 }
+
+// UnmarshalJSON keeps the document as-is.
+func (r *RawJSON) UnmarshalJSON(b []byte) error {
+	*r = append((*r)[:0], b...)
+	return nil
+}

@@ -91,6 +91,12 @@ func (s *Server) Load(ctx context.Context, o LoadOptions) (LoadReport, error) {
 	if o.GuildCreateEvery == 0 {
 		o.GuildCreateEvery = 500
 	}
+	s.mu.Lock()
+	running := s.started && !s.closed
+	s.mu.Unlock()
+	if !running {
+		return LoadReport{}, errors.New("fakediscord: load needs a started server")
+	}
 	variants.build()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
