@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -51,6 +52,11 @@ func FuzzScanJSON(f *testing.F) {
 		if err := (JSON{}).Scan(p, &fr); err == nil && fr.D != nil {
 			if end, err := jsonSkip(fr.D, 0); err != nil || end != len(fr.D) {
 				t.Fatalf("D is not one value: end %d of %d, %v", end, len(fr.D), err)
+			}
+			// On valid JSON, D must be exactly what encoding/json sees as d.
+			var m map[string]json.RawMessage
+			if json.Valid(p) && json.Unmarshal(p, &m) == nil && !bytes.Equal(m["d"], fr.D) {
+				t.Fatalf("D = %q, encoding/json says %q", fr.D, m["d"])
 			}
 		}
 		_, _ = JSON{}.CommandOp(p)

@@ -21,6 +21,29 @@ func jsonWS(b []byte, i int) int {
 	return i
 }
 
+// jsonStringEnd returns the index after the string starting at b[i] == '"'.
+// A quote ends the string unless an odd run of backslashes precedes it;
+// escapes are not otherwise checked (skipping judges structure only).
+func jsonStringEnd(b []byte, i int) (int, error) {
+	start := i + 1
+	j := start
+	for {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return 0, errJSONEnd
+		}
+		j += q
+		k := j - 1
+		for k >= start && b[k] == '\\' {
+			k--
+		}
+		if (j-1-k)%2 == 0 {
+			return j + 1, nil
+		}
+		j++
+	}
+}
+
 // jsonString returns the raw contents of the string starting at b[i] == '"',
 // whether it holds escapes, and the index after the closing quote.
 func jsonString(b []byte, i int) (raw []byte, escaped bool, next int, err error) {
@@ -225,8 +248,8 @@ func jsonNumber(b []byte, i int) (int, error) {
 }
 
 // jsonSkip returns the index after the value starting at i (after optional
-// whitespace). It checks structure but not string contents (control bytes,
-// UTF-8): Scan forwards bytes, it does not judge them.
+// whitespace). It checks structure but not string contents (escapes,
+// control bytes, UTF-8): Scan forwards bytes, it does not judge them.
 func jsonSkip(b []byte, i int) (int, error) {
 	var stack [jsonMaxDepth / 64]uint64 // bit set: object, clear: array
 	depth := 0
@@ -257,7 +280,7 @@ func jsonSkip(b []byte, i int) (int, error) {
 			depth++
 			continue
 		case '"':
-			_, _, next, err := jsonString(b, i)
+			next, err := jsonStringEnd(b, i)
 			if err != nil {
 				return 0, err
 			}
@@ -316,7 +339,10 @@ func jsonSkip(b []byte, i int) (int, error) {
 
 // jsonKeyColon skips `"key" :` at i.
 func jsonKeyColon(b []byte, i int) (int, error) {
-	_, _, i, err := jsonString(b, i)
+	if i >= len(b) || b[i] != '"' {
+		return 0, fmt.Errorf("expected a string at offset %d", i)
+	}
+	i, err := jsonStringEnd(b, i)
 	if err != nil {
 		return 0, err
 	}
