@@ -59,6 +59,38 @@ func dial(t testing.TB, s *Server, enc Encoding, comp Compression) *testClient {
 	return dialURL(t, url, enc, comp)
 }
 
+// quietDial and quietHandshake report errors instead of failing, for
+// use from worker goroutines.
+func quietDial(s *Server, comp Compression) (*testClient, error) {
+	url := fmt.Sprintf("%s/?v=10&encoding=json", s.GatewayURL())
+	if comp != CompressNone {
+		url += "&compress=" + string(comp)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	return &testClient{ws: ws, enc: EncodingJSON, comp: comp}, nil
+}
+
+func (c *testClient) quietHandshake(s *Server, shard, total int) error {
+	if _, err := c.readPlain(); err != nil {
+		return fmt.Errorf("reading HELLO: %w", err)
+	}
+	b, _ := marshalJSON(map[string]any{"op": OpIdentify, "d": identifyD(s.Options().Token, shard, total, 513)})
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("sending IDENTIFY: %w", err)
+	}
+	b, err := c.readPlain()
+	if err != nil {
+		return fmt.Errorf("reading READY: %w", err)
+	}
+	if !bytes.Contains(b, []byte(`"t":"READY"`)) {
+		return fmt.Errorf("want READY, got %.100s", b)
+	}
+	return nil
+}
+
 func (c *testClient) encode(op int, d any) []byte {
 	c.t.Helper()
 	p := map[string]any{"op": op, "d": d}
