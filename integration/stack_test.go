@@ -104,3 +104,20 @@ func (s *stack) dispatch(shard int, t string, d any) []byte {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// readyBytes returns the READY fakediscord wrote to shard (waiting for the
+// record, which is written as the message goes out).
+func (s *stack) readyBytes(shard int) []byte {
+	s.t.Helper()
+	var raw []byte
+	s.waitFor("READY recorded", 10*time.Second, func(sn *fakediscord.Snapshot) bool {
+		for _, d := range sn.DispatchesTo(shard) {
+			if d.T == "READY" {
+				raw = d.Raw
+				return true
+			}
+		}
+		return false
+	})
+	return raw
+}
