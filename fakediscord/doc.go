@@ -1,0 +1,96 @@
+// Package fakediscord is a fake of the parts of Discord a gateway talks to:
+// GET /api/v10/gateway/bot and the gateway websocket. It is strict where
+// Discord is strict, records everything, and can be driven from tests (Go
+// methods) or from scripts (ControlHandler, the fakediscord binary). It
+// shares no code with the gateway: its ETF and compression are its own.
+//
+// # Starting
+//
+//	srv := fakediscord.New(fakediscord.Options{Shards: 2, Guilds: 3, HeartbeatInterval: time.Second})
+//	if err := srv.Start(); err != nil { ... }
+//	defer srv.Close()
+//	// CORDIS_DISCORD_API=srv.APIURL()  (http://127.0.0.1:PORT/api/v10)
+//	// CORDIS_AUTH=srv.Options().Token
+//
+// APIURL, GatewayURL (ws://127.0.0.1:PORT, what /gateway/bot returns) and
+// ResumeURL (ws://127.0.0.1:PORT/resume, READY's resume_gateway_url) give
+// the addresses. Options documents every knob and its default; the
+// timings (HeartbeatInterval, ZombieTimeout, IdentifyInterval, SendWindow)
+// can be shortened for tests.
+//
+// # What it enforces
+//
+// URL: v=10 (else close 4012), encoding=json|etf and compress empty,
+// zlib-stream or zstd-stream (else 4000). IDENTIFY: token (4004),
+// shard [id,total] with 0 <= id < total (4010), intents known (4013),
+// privileged intents only if in Options.PrivilegedIntents (4014), one
+// IDENTIFY per bucket (shard_id % MaxConcurrency) per IdentifyInterval and
+// session_start_limit.remaining > 0 (else op 9 false and a violation).
+// RESUME: unknown/ended session or a seq it cannot replay from gets op 9
+// false. Undecodable payloads, ETF with atom keys or payloads over 4096
+// bytes: 4002. Unknown op: 4001. Ops 3/4/8 before IDENTIFY: 4003. A second
+// IDENTIFY: 4005. More than SendLimit messages per SendWindow: 4008. No
+// heartbeat for ZombieTimeout: 4009. Each broken rule is also a Violation.
+//
+// What it sends: HELLO, op 11 for each op 1, READY (v, user, guilds as
+// unavailable, session_id, resume_gateway_url, shard, application) then a
+// GUILD_CREATE per guild, RESUMED after a replay. ETF is what Discord's
+// Erlang sends (atom keys, atom t, nil/true/false atoms, binaries for
+// strings, SMALL_BIG_EXT for large integers, STRING_EXT for lists of small
+// integers like shard); it is checked byte for byte against erl. Snowflake
+// values are strings in JSON and integers in ETF, as on Discord. zlib-stream
+// keeps one deflate context per connection and sync-flushes each message
+// (ends with 00 00 ff ff); zstd-stream writes one never-ending frame,
+// flushed per message.
+//
+// # Controls
+//
+// Shard arguments are a shard id or AllShards; they act on the shard's
+// latest session and the connection carrying it.
+//
+//	Dispatch(shard, t, d) (seq, error)   op 0 with the session's next s; kept for replay
+//	Send(shard, op, d)                   any other payload
+//	RequestHeartbeat(shard)              op 1
+//	Reconnect(shard)                     op 7
+//	InvalidSession(shard, resumable)     op 9 (false also ends the session)
+//	CloseShard(shard, code, reason)      close frame with any code
+//	DropShard(shard)                     TCP close without a close frame
+//	SetHeartbeatACKs(shard, enabled)     stop/resume op 11
+//	SendRaw(shard, bytes)                one websocket message, not compressed
+//	SendPayload(shard, bytes)            bytes through the connection's compression
+//	Load(ctx, LoadOptions) (LoadReport, error)
+//
+// d may be map[string]any, []any, string, bool, nil, any integer type,
+// float64, Snowflake, Atom, RawJSON or anything encoding/json accepts.
+// Map keys are written sorted, so the bytes are reproducible.
+//
+// # Reading what happened
+//
+// Snapshot returns everything recorded: Requests (REST, without the
+// Authorization header), Connections (URL path+query, encoding,
+// compression, shard, how and with which code it closed), Identifies and
+// Resumes (time, connection, URL, shard, intents, accepted or why not),
+// Violations, Received (every client message: raw bytes and decoded),
+// Dispatches (the exact bytes of every op 0 written, before compression,
+// recorded before the write so anything a client saw is already there)
+// and per-shard ShardState. Helpers: ReceivedBy, ReceivedOp, DispatchesTo,
+// AcceptedIdentifies, ViolationsOf, Conn.
+//
+// WaitFor(ctx, cond) re-checks cond after every recorded change instead of
+// polling blindly; WaitIdentified, WaitResumed, WaitConnected and
+// WaitReceived cover the usual conditions.
+//
+//	snap, err := srv.WaitIdentified(ctx, 2)
+//	seq, _ := srv.Dispatch(0, "MESSAGE_CREATE", fakediscord.SampleMessageCreate())
+//	sent := snap.DispatchesTo(0) // compare Raw with what the broker got
+//
+// # Payload builders
+//
+// SampleMessageCreate, SampleTypingStart, SamplePresenceUpdate,
+// SampleGuildMemberUpdate, SampleMessageReactionAdd, SampleGuildCreate,
+// SampleUser and SampleMember return d values shaped like Discord's
+// documented objects, for benchmarks elsewhere too. EncodePayload,
+// DecodePayload, MarshalETF, MarshalETFClient and UnmarshalETF are exported
+// for tests that need to build or read payloads independently of the
+// gateway's codec.
+package fakediscord
