@@ -127,6 +127,11 @@ func TestParseOptions(t *testing.T) {
 		}
 	}
 
+	o, err = parseOptions([]string{"-command", `{"op":2,"d":{}}`, "-unchecked"}, env(nil), &bytes.Buffer{})
+	if err != nil || string(o.command) != `{"op":2,"d":{}}` {
+		t.Errorf("-unchecked: %+v, %v", o, err)
+	}
+
 	var usage bytes.Buffer
 	if _, err := parseOptions([]string{"-h"}, env(nil), &usage); !errors.Is(err, errHelp) ||
 		!strings.Contains(usage.String(), "-events") {
