@@ -88,6 +88,12 @@ const (
 // maxBackoff caps the wait between failed connection attempts.
 const maxBackoff = 60 * time.Second
 
+// maxResumeAttempts is how many resume attempts in a row may fail (dial
+// errors, closes before RESUMED) before the session is given up and the
+// shard identifies on the main url: a resume url that stays unreachable
+// must not keep a shard offline.
+const maxResumeAttempts = 3
+
 // Shard is one gateway shard. Create with New, drive with Run.
 type Shard struct {
 	cfg   Config
@@ -155,7 +161,7 @@ func (s *Shard) Send(payload []byte) bool {
 func (s *Shard) Run(ctx context.Context) error {
 	s.restoreSession(ctx)
 
-	failures := 0
+	failures, resumeFailures := 0, 0
 	for {
 		resume := s.resumable()
 		s.setState(Connecting)
@@ -171,6 +177,16 @@ func (s *Shard) Run(ctx context.Context) error {
 			failures = 0
 		} else {
 			failures++
+		}
+		if resume && !res.established {
+			resumeFailures++
+		} else {
+			resumeFailures = 0
+		}
+		if res.action == Resume && resumeFailures >= maxResumeAttempts {
+			s.log.Warn("resume keeps failing; identifying on the main url", slog.Int("attempts", resumeFailures))
+			res.action = Reidentify
+			resumeFailures = 0
 		}
 		if res.action == Reidentify {
 			s.dropSession(ctx)

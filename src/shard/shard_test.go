@@ -249,3 +249,28 @@ func waitUntil(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition never became true")
 }
+
+func TestResumeThatKeepsFailingFallsBackToIdentify(t *testing.T) {
+	stub := newDiscordStub(t)
+	fake := clock.NewFake(time.Unix(0, 0))
+	_, pub, _ := startShard(t, stub, fake, nil)
+	c := established(t, stub, pub, "sess-r")
+	c.closeWith(4000)
+	// Rand 0.5: backoff waits are 0.75 x 1 s, 2 s, 4 s.
+	waits := []time.Duration{0, 750 * time.Millisecond, 1500 * time.Millisecond}
+	for i := range maxResumeAttempts {
+		if waits[i] > 0 {
+			fake.BlockUntilTimer(waits[i])
+			fake.Advance(waits[i])
+		}
+		r := stub.next()
+		require.Equal(t, "/resume?encoding=json&v=10", r.url, "attempt %d resumes", i+1)
+		r.closeWith(4000) // the resume url is broken
+	}
+	fake.BlockUntilTimer(3 * time.Second)
+	fake.Advance(3 * time.Second)
+	r := stub.next()
+	assert.Equal(t, "/?encoding=json&v=10", r.url, "after %d failed resumes the shard identifies", maxResumeAttempts)
+	r.hello(45000)
+	r.expect(2)
+}
