@@ -2,7 +2,6 @@ package fakediscord
 
 import (
 	"bytes"
-	"compress/zlib"
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
@@ -30,19 +29,13 @@ func newCompressor(c Compression) (streamCompressor, error) {
 	case CompressNone:
 		return nil, nil
 	case CompressZlib:
-		z := &zlibStream{}
-		w, err := zlib.NewWriterLevel(&z.buf, zlib.BestSpeed)
-		if err != nil {
-			return nil, fmt.Errorf("creating zlib writer: %w", err)
-		}
-		z.w = w
-		return z, nil
+		return newDeflateStream(), nil
 	case CompressZstd:
 		z := &zstdStream{}
 		// Small window and a single goroutine keep 2,000 connections cheap.
 		w, err := zstd.NewWriter(&z.buf,
 			zstd.WithEncoderConcurrency(1),
-			zstd.WithWindowSize(1<<17),
+			zstd.WithWindowSize(1<<15),
 			zstd.WithLowerEncoderMem(true),
 			zstd.WithEncoderLevel(zstd.SpeedFastest))
 		if err != nil {
@@ -54,27 +47,6 @@ func newCompressor(c Compression) (streamCompressor, error) {
 		return nil, fmt.Errorf("unknown compression %q", c)
 	}
 }
-
-// zlibStream is one deflate context per connection: the zlib header goes
-// out with the first message and every message ends with a sync flush
-// (00 00 ff ff), which is how clients find message boundaries.
-type zlibStream struct {
-	buf bytes.Buffer
-	w   *zlib.Writer
-}
-
-func (z *zlibStream) compress(p []byte) ([]byte, error) {
-	z.buf.Reset()
-	if _, err := z.w.Write(p); err != nil {
-		return nil, fmt.Errorf("zlib write: %w", err)
-	}
-	if err := z.w.Flush(); err != nil {
-		return nil, fmt.Errorf("zlib flush: %w", err)
-	}
-	return bytes.Clone(z.buf.Bytes()), nil
-}
-
-func (z *zlibStream) close() {}
 
 // zstdStream writes one zstd frame that never ends; each message carries
 // the blocks flushed for one payload.

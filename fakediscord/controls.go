@@ -120,6 +120,7 @@ func (s *Server) InvalidSession(shard int, resumable bool) error {
 				conns = append(conns, sess.conn)
 				// The connection may identify again.
 				sess.conn.identified, sess.conn.sess = false, nil
+				sess.conn = nil
 			}
 		}
 		s.notifyLocked()
