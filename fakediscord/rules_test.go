@@ -269,3 +269,65 @@ func TestHeartbeatACKsCanBeStoppedAndOp1IsAnsweredWithAck(t *testing.T) {
 		t.Fatalf("recorded heartbeats = %d", got)
 	}
 }
+
+func TestSessionStaysResumableAfterServerClosesExceptFor4007And4009(t *testing.T) {
+	for _, tc := range []struct {
+		code      int
+		resumable bool
+	}{
+		{4000, true}, {1000, true}, {4008, true}, {4007, false}, {4009, false},
+	} {
+		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+			s := startServer(t, Options{})
+			c := dial(t, s, EncodingJSON, CompressNone)
+			ready := c.handshake(s, 0, 1)
+			if err := s.CloseShard(0, tc.code, "test"); err != nil {
+				t.Fatal(err)
+			}
+			c.expectClose(tc.code)
+			if _, err := s.WaitFor(ctxT(t), func(sn *Snapshot) bool { return !sn.Connections[0].Open() }); err != nil {
+				t.Fatal(err)
+			}
+			r := dial(t, s, EncodingJSON, CompressNone)
+			r.expectOp(OpHello)
+			r.send(OpResume, map[string]any{"token": s.Options().Token, "session_id": ready["session_id"], "seq": 1})
+			if tc.resumable {
+				r.expectDispatch("RESUMED")
+			} else {
+				r.expectOp(OpInvalidSession)
+			}
+		})
+	}
+}
+
+func TestIdentifyWithoutShardIsShardZeroOfOne(t *testing.T) {
+	s := startServer(t, Options{})
+	c := dial(t, s, EncodingETF, CompressNone)
+	c.expectOp(OpHello)
+	d := identifyD(s.Options().Token, 0, 1, 1)
+	delete(d, "shard")
+	c.send(OpIdentify, d)
+	ready, _ := c.expectDispatch("READY")
+	if sh := ready["d"].(map[string]any)["shard"]; fmt.Sprint(sh) != "[0 1]" {
+		t.Fatalf("shard = %v", sh)
+	}
+	if id := s.Snapshot().Identifies[0]; id.Shard != 0 || id.ShardTotal != 1 || id.Intents != 1 || !strings.HasPrefix(id.URL, "/?v=10") {
+		t.Fatalf("identify = %+v", id)
+	}
+}
+
+func TestResumeTakesOverAStillOpenConnection(t *testing.T) {
+	s := startServer(t, Options{})
+	c := dial(t, s, EncodingJSON, CompressNone)
+	ready := c.handshake(s, 0, 1)
+	r := dial(t, s, EncodingJSON, CompressNone)
+	r.expectOp(OpHello)
+	r.send(OpResume, map[string]any{"token": s.Options().Token, "session_id": ready["session_id"], "seq": 1})
+	r.expectDispatch("RESUMED")
+	if _, err := s.WaitFor(ctxT(t), func(sn *Snapshot) bool { return !sn.Connections[0].Open() }); err != nil {
+		t.Fatal("the old connection was not dropped")
+	}
+	if st := s.Snapshot().Shards[0]; st.ConnID != 2 || !st.Connected {
+		t.Fatalf("shard = %+v", st)
+	}
+}

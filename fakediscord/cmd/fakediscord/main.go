@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,13 +20,16 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "fakediscord:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run serves until ctx ends, after printing the URLs as one JSON line.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var o fakediscord.Options
 	fs := flag.NewFlagSet("fakediscord", flag.ContinueOnError)
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:0", "REST and gateway listen address")
@@ -71,10 +75,8 @@ func run(args []string) error {
 		"control_url": "http://" + ln.Addr().String(),
 		"token":       srv.Options().Token,
 	})
-	fmt.Println(string(line))
+	fmt.Fprintln(stdout, string(line))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
