@@ -39,9 +39,13 @@
 // strings, SMALL_BIG_EXT for large integers, STRING_EXT for lists of small
 // integers like shard); it is checked byte for byte against erl. Snowflake
 // values are strings in JSON and integers in ETF, as on Discord. zlib-stream
-// keeps one deflate context per connection and sync-flushes each message
-// (ends with 00 00 ff ff); zstd-stream writes one never-ending frame,
-// flushed per message.
+// keeps one deflate context per connection (its own small LZ77 encoder with
+// a 32 KB window shared across messages and fixed Huffman codes, so back
+// references cross message boundaries as on Discord, at ~35 KB per
+// connection) and sync-flushes each message (ends with 00 00 ff ff).
+// zstd-stream writes one never-ending frame per connection
+// (klauspost/compress), flushed per message; it costs ~470 KB per
+// connection.
 //
 // # Controls
 //
