@@ -205,7 +205,7 @@ func (c *connection) readPayload() ([]byte, error) {
 // bigger than any before it.
 func readInto(buf []byte, r io.Reader) ([]byte, error) {
 	if cap(buf) == 0 {
-		buf = make([]byte, 0, 32<<10)
+		buf = make([]byte, 0, 8<<10)
 	}
 	for {
 		if len(buf) == cap(buf) {

@@ -122,7 +122,7 @@ func New(cfg Config) *Shard {
 		cfg.Observer = nopObserver{}
 	}
 	if cfg.Dialer == nil {
-		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timeouts.Open, ReadBufferSize: 32 << 10, WriteBufferSize: 8 << 10}
+		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timeouts.Open, ReadBufferSize: 8 << 10, WriteBufferSize: 4 << 10}
 	}
 	s := &Shard{
 		cfg:  cfg,
