@@ -76,3 +76,50 @@ func TestLoadKeepsToTheRate(t *testing.T) {
 		t.Fatalf("sent %d", rep.Sent)
 	}
 }
+
+func TestSessionStartLimitRefillsAfterResetAfter(t *testing.T) {
+	s := startServer(t, Options{SessionStartRemaining: -1, SessionStartTotal: 3, ResetAfter: 50 * time.Millisecond, IdentifyInterval: time.Millisecond})
+	c := dial(t, s, EncodingJSON, CompressNone)
+	c.expectOp(OpHello)
+	c.send(OpIdentify, identifyD(s.Options().Token, 0, 1, 1))
+	c.expectOp(OpInvalidSession)
+	time.Sleep(60 * time.Millisecond)
+	c.send(OpIdentify, identifyD(s.Options().Token, 0, 1, 1))
+	c.expectDispatch("READY")
+	if r := s.Snapshot().SessionStartRemaining; r != 2 {
+		t.Fatalf("remaining = %d", r)
+	}
+}
+
+// BenchmarkLoad measures the generator into 4 zlib-stream ETF shards whose
+// clients only read the websocket messages.
+func BenchmarkLoad(b *testing.B) {
+	s := startServer(b, manyOptions())
+	clients := make([]*testClient, 4)
+	for i := range clients {
+		c, err := quietDial(s, CompressZlib)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.quietHandshake(s, i, 4); err != nil {
+			b.Fatal(err)
+		}
+		clients[i] = c
+		go func() {
+			for {
+				if _, _, err := c.ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	b.ResetTimer()
+	rep, err := s.Load(context.Background(), LoadOptions{Count: b.N})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(rep.Bytes)/float64(b.N), "payload-bytes/event")
+	for _, c := range clients {
+		_ = c.ws.Close()
+	}
+}
