@@ -113,11 +113,12 @@ func (h *controlAPI) state(w http.ResponseWriter, r *http.Request) {
 	sn := h.s.Snapshot()
 	v := stateView{
 		SessionStartRemaining: sn.SessionStartRemaining,
-		Connections:           sn.Connections,
-		Identifies:            sn.Identifies,
-		Resumes:               sn.Resumes,
-		Violations:            sn.Violations,
-		Requests:              sn.Requests,
+		Connections:           orEmpty(sn.Connections),
+		Identifies:            orEmpty(sn.Identifies),
+		Resumes:               orEmpty(sn.Resumes),
+		Violations:            orEmpty(sn.Violations),
+		Requests:              orEmpty(sn.Requests),
+		Shards:                []ShardState{},
 		Received:              len(sn.Received),
 		Dispatches:            len(sn.Dispatches),
 	}
@@ -127,6 +128,14 @@ func (h *controlAPI) state(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// orEmpty makes a nil list encode as [] rather than null, for scripts.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func maxShard(m map[int]ShardState) int {
@@ -143,7 +152,7 @@ func (h *controlAPI) received(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h.s.Snapshot().ReceivedBy(id))
+	writeJSON(w, http.StatusOK, orEmpty(h.s.Snapshot().ReceivedBy(id)))
 }
 
 func (h *controlAPI) dispatches(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +161,7 @@ func (h *controlAPI) dispatches(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h.s.Snapshot().DispatchesTo(id))
+	writeJSON(w, http.StatusOK, orEmpty(h.s.Snapshot().DispatchesTo(id)))
 }
 
 func (h *controlAPI) dispatch(w http.ResponseWriter, r *http.Request) {
