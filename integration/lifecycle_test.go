@@ -79,8 +79,8 @@ func TestItem7_ResumableEndsResumeOnTheResumeURL(t *testing.T) {
 	}{
 		{"op 7 reconnect", func(s *stack, shard int) { require.NoError(s.t, s.discord.Reconnect(shard)) }, "client"},
 		{"op 9 resumable", func(s *stack, shard int) { require.NoError(s.t, s.discord.InvalidSession(shard, true)) }, "client"},
-		{"close 4000", func(s *stack, shard int) { require.NoError(s.t, s.discord.CloseShard(shard, 4000, "Unknown error.")) }, "server"},
-		{"close 4008", func(s *stack, shard int) { require.NoError(s.t, s.discord.CloseShard(shard, 4008, "Rate limited.")) }, "server"},
+		{"close 4000", closeWith(4000, "Unknown error."), "server"},
+		{"close 4008", closeWith(4008, "Rate limited."), "server"},
 		{"dropped TCP connection", func(s *stack, shard int) { require.NoError(s.t, s.discord.DropShard(shard)) }, "drop"},
 		{"zombie: no heartbeat ACK", func(s *stack, shard int) { s.discord.SetHeartbeatACKs(shard, false) }, "client"},
 	}
@@ -126,13 +126,9 @@ func TestItem7_EndedSessionsIdentifyAgainOnTheMainURL(t *testing.T) {
 		trigger func(s *stack, shard int)
 		op9     bool
 	}{
-		{"close 4003", func(s *stack, shard int) {
-			require.NoError(s.t, s.discord.CloseShard(shard, 4003, "Not authenticated."))
-		}, false},
-		{"close 4007", func(s *stack, shard int) { require.NoError(s.t, s.discord.CloseShard(shard, 4007, "Invalid seq.")) }, false},
-		{"close 4009", func(s *stack, shard int) {
-			require.NoError(s.t, s.discord.CloseShard(shard, 4009, "Session timed out."))
-		}, false},
+		{"close 4003", closeWith(4003, "Not authenticated."), false},
+		{"close 4007", closeWith(4007, "Invalid seq."), false},
+		{"close 4009", closeWith(4009, "Session timed out."), false},
 		{"op 9 not resumable", func(s *stack, shard int) { require.NoError(s.t, s.discord.InvalidSession(shard, false)) }, true},
 	}
 	s := newDiscord(t, fakediscord.Options{Shards: len(cases), MaxConcurrency: 16})
@@ -257,6 +253,11 @@ func TestItem7_FatalCloseCodesExit1WithAClearMessage(t *testing.T) {
 			g.checkNoCrash()
 		})
 	}
+}
+
+// closeWith is a trigger closing the shard's connection with code.
+func closeWith(code int, reason string) func(*stack, int) {
+	return func(s *stack, shard int) { require.NoError(s.t, s.discord.CloseShard(shard, code, reason)) }
 }
 
 func query(t *testing.T, rawURL string) url.Values {
