@@ -115,7 +115,7 @@ func (s *Server) InvalidSession(shard int, resumable bool) error {
 		}
 		var conns []*conn
 		for _, sess := range sessions {
-			sess.invalid = true
+			sess.end()
 			if sess.conn != nil {
 				conns = append(conns, sess.conn)
 				// The connection may identify again.

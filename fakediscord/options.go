@@ -39,7 +39,8 @@ type Options struct {
 	// (bits 1, 8, 15); asking for others closes with 4014.
 	PrivilegedIntents int64
 	// ReplayBuffer is how many dispatches a session keeps for RESUME
-	// (10000); resuming from an older seq gets op 9 false.
+	// (1000); resuming from an older seq gets op 9 false. Memory grows with
+	// shards x ReplayBuffer x payload size under load.
 	ReplayBuffer int
 	// RecordLimit caps each recorded list (received messages, dispatch
 	// bytes, requests) so long runs stay bounded (100000); older entries
@@ -96,7 +97,7 @@ func (o Options) withDefaults() Options {
 		o.SendWindow = 60 * time.Second
 	}
 	if o.ReplayBuffer <= 0 {
-		o.ReplayBuffer = 10000
+		o.ReplayBuffer = 1000
 	}
 	if o.RecordLimit <= 0 {
 		o.RecordLimit = 100000

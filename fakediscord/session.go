@@ -26,6 +26,12 @@ type sentEvent struct {
 	raw []byte // encoded in sess.enc
 }
 
+// end makes the session unresumable and frees its replay buffer.
+func (sess *session) end() {
+	sess.invalid = true
+	sess.events = nil
+}
+
 func newSessionID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -61,9 +67,9 @@ func (s *Server) markClosed(c *conn, code int, by string) {
 		sess.conn = nil
 		switch {
 		case by == "client" && (code == 1000 || code == 1001):
-			sess.invalid = true // a clean close ends the session
+			sess.end() // a clean close ends the session
 		case by == "server" && (code == 4007 || code == 4009):
-			sess.invalid = true // invalid seq / session timed out
+			sess.end() // invalid seq / session timed out
 		}
 	}
 	s.notifyLocked()

@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.SendWindow, "send-window", 60*time.Second, "send limit window")
 	fs.IntVar(&o.Guilds, "guilds", 0, "guilds per shard (READY + one GUILD_CREATE each)")
 	fs.Int64Var(&o.PrivilegedIntents, "privileged-intents", fakediscord.PrivilegedIntents, "privileged intent bits the bot may use (33026 = all)")
-	fs.IntVar(&o.ReplayBuffer, "replay-buffer", 10000, "dispatches kept per session for RESUME")
+	fs.IntVar(&o.ReplayBuffer, "replay-buffer", 1000, "dispatches kept per session for RESUME")
 	fs.IntVar(&o.RecordLimit, "record-limit", 100000, "entries kept per recorded list")
 	if err := fs.Parse(args); err != nil {
 		return err
