@@ -42,7 +42,10 @@ func startServer(t testing.TB, o Options) *Server {
 
 func dialURL(t testing.TB, url string, enc Encoding, comp Compression) *testClient {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if resp != nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
@@ -66,7 +69,10 @@ func quietDial(s *Server, comp Compression) (*testClient, error) {
 	if comp != CompressNone {
 		url += "&compress=" + string(comp)
 	}
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if resp != nil {
+		resp.Body.Close()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}

@@ -51,7 +51,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.violation(c, ViolationBadURL, code, why)
 		c.enqueue(outMsg{kind: outClose, code: code, reason: why})
 	} else {
-		s.sendOp(c, OpHello, map[string]any{
+		_ = s.sendOp(c, OpHello, map[string]any{
 			"heartbeat_interval": s.opts.HeartbeatInterval.Milliseconds(),
 			"_trace":             []any{`["gateway-fake",{"micros":0.0}]`},
 		})
@@ -121,7 +121,7 @@ func (c *conn) handle(data []byte) {
 	case OpHeartbeat:
 		c.lastBeat.Store(now.UnixNano())
 		if c.s.acksEnabled(c) {
-			c.s.sendOp(c, OpHeartbeatACK, nil)
+			_ = c.s.sendOp(c, OpHeartbeatACK, nil) // fails only when closing
 		}
 	case OpIdentify:
 		c.s.identify(c, now, p)

@@ -201,7 +201,7 @@ func TestRESTGatewayBotAnswersFromOptionsAndChecksTheToken(t *testing.T) {
 		{"users path gets 404", "/api/v10/users/@me", "Bot tok", 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", "http://"+s.Addr()+tc.path, nil)
+			req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+tc.path, nil)
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}

@@ -123,7 +123,7 @@ func (s *Server) isIdentified(c *conn) bool {
 func (s *Server) acksEnabled(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.acksOff[AllShards] && !(c.shard >= 0 && s.acksOff[c.shard])
+	return !s.acksOff[AllShards] && (c.shard < 0 || !s.acksOff[c.shard])
 }
 
 // sendOp queues a non-dispatch payload (s and t null).

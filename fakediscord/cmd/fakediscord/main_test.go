@@ -26,7 +26,7 @@ func TestBinaryPrintsItsURLsServesRESTAndControlAndStopsOnCancel(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &urls); err != nil {
 		t.Fatalf("first line %q: %v", line, err)
 	}
-	req, _ := http.NewRequest("GET", urls["api_url"]+"/gateway/bot", nil)
+	req, _ := http.NewRequest(http.MethodGet, urls["api_url"]+"/gateway/bot", nil)
 	req.Header.Set("Authorization", "Bot abc")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -37,7 +37,7 @@ func TestBinaryPrintsItsURLsServesRESTAndControlAndStopsOnCancel(t *testing.T) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&bot)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || bot.Shards != 3 {
+	if resp.StatusCode != http.StatusOK || bot.Shards != 3 {
 		t.Fatalf("gateway/bot: %d %+v", resp.StatusCode, bot)
 	}
 	resp, err = http.Get(urls["control_url"] + "/state")
