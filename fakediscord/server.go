@@ -84,8 +84,8 @@ func (s *Server) Options() Options { return s.opts }
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started {
-		return errors.New("fakediscord: already started")
+	if s.started || s.closed {
+		return errors.New("fakediscord: Start called twice or after Close")
 	}
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
@@ -124,7 +124,7 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Addr is the host:port the server listens on.
+// Addr is the host:port the server listens on (after Start).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // APIURL is the REST base, e.g. http://127.0.0.1:PORT/api/v10
