@@ -96,7 +96,7 @@ step "fakediscord: $shards shards, $guilds guilds each, max_concurrency $shards"
 start fakediscord "$work/bin/fakediscord" -shards "$shards" -guilds "$guilds" \
   -max-concurrency "$shards" -heartbeat-interval 5s
 fd_pid="${pids[-1]}"
-wait_until 10 "fakediscord's address line" grep -q control_url "$work/fakediscord.log"
+wait_until 10 "fakediscord's address line" grep -qs control_url "$work/fakediscord.log"
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$work/fakediscord.log" | head -n 1; }
 api_url="$(json_field api_url)"
 control="$(json_field control_url)"
@@ -107,7 +107,7 @@ info "control $control"
 step "cordis-tail: binds an exclusive queue to the gateway exchange"
 start tail "$work/bin/cordis-tail" -amqp "$amqp_host" -every 2s
 tail_pid="${pids[-1]}"
-wait_until 10 "cordis-tail to listen" grep -q "listening on" "$work/tail.log"
+wait_until 10 "cordis-tail to listen" grep -qs "listening on" "$work/tail.log"
 info "$(grep "listening on" "$work/tail.log")"
 
 step "cordis-gateway: CORDIS_DISCORD_API=$api_url CORDIS_WS_ENCODING=json"
