@@ -167,6 +167,7 @@ func (c *consumer) expectBodies(timeout time.Duration, want [][]byte) {
 		missing[string(w)]++
 	}
 	left := len(want)
+	var others []string // what arrived that was not wanted (or a duplicate)
 	deadline := time.After(timeout)
 	for left > 0 {
 		select {
@@ -174,6 +175,8 @@ func (c *consumer) expectBodies(timeout time.Duration, want [][]byte) {
 			if missing[string(d.Body)] > 0 {
 				missing[string(d.Body)]--
 				left--
+			} else {
+				others = append(others, d.RoutingKey+" "+shorten(string(d.Body)))
 			}
 		case <-deadline:
 			var lost []string
@@ -183,8 +186,8 @@ func (c *consumer) expectBodies(timeout time.Duration, want [][]byte) {
 				}
 			}
 			slices.Sort(lost)
-			c.t.Fatalf("%d of %d dispatches never reached RabbitMQ within %v:\n%s",
-				left, len(want), timeout, strings.Join(lost, "\n"))
+			c.t.Fatalf("%d of %d dispatches never reached RabbitMQ within %v:\n%s\nother deliveries meanwhile:\n%s",
+				left, len(want), timeout, strings.Join(lost, "\n"), strings.Join(others, "\n"))
 		}
 	}
 }
@@ -194,6 +197,26 @@ func shorten(s string) string {
 		return s[:160] + "..."
 	}
 	return s
+}
+
+// dispatchOnSession is stack.dispatch for tests where a shard has had
+// several sessions: seqs start again at 1 in every session, so the bytes
+// are looked up by session as well as seq and t.
+func (s *stack) dispatchOnSession(shard int, t string, d any) []byte {
+	s.t.Helper()
+	sess := s.sessionOf(shard)
+	seq := s.dispatchNow(shard, t, d)
+	var raw []byte
+	s.waitFor("dispatch "+t+" recorded", 10*time.Second, func(sn *fakediscord.Snapshot) bool {
+		for _, d := range sn.DispatchesTo(shard) {
+			if d.SessionID == sess && d.Seq == seq && d.T == t {
+				raw = d.Raw
+				return true
+			}
+		}
+		return false
+	})
+	return raw
 }
 
 // dispatchNow sends an event without waiting for fakediscord to write it
