@@ -27,13 +27,19 @@ const (
 	probeAfter = time.Second
 	// noTTLRetry is the pause after repairing a lock that had no expiry.
 	noTTLRetry = 50 * time.Millisecond
+	// ContendedGuard is added to the wait for a lock another holder has.
+	// The lock lives 5 s from when its holder took it, but the holder's
+	// IDENTIFY reaches Discord a little later (scheduling, the websocket
+	// write); without the guard two clusters' IDENTIFYs could land a few
+	// milliseconds under 5 s apart, which Discord counts as too fast.
+	ContendedGuard = 250 * time.Millisecond
 )
 
 // Limiter is an IdentifyLimiter shared by every process using the same bot
 // and Redis. Within the process it is a state.LocalLimiter (FIFO per bucket,
 // 5 s pacing, start limit); the shard at the head of a bucket then takes
-// the bucket's Redis lock, SET NX PX 5000, waiting the lock's PTTL while
-// another cluster holds it.
+// the bucket's Redis lock, SET NX PX 5000, waiting the lock's PTTL (plus
+// ContendedGuard) while another cluster holds it.
 type Limiter struct {
 	client redis.UniversalClient
 	clk    clock.Clock
@@ -100,7 +106,8 @@ func (l *Limiter) lockBucket(ctx context.Context, bucket int) error {
 		}
 		var wait time.Duration
 		switch {
-		case pttl == -2: // expired between SET and PTTL: retry now
+		case pttl == -2: // expired between SET and PTTL: its holder identified 5 s ago
+			wait = ContendedGuard
 		case pttl == -1:
 			// A lock without expiry would block the bucket forever; it
 			// is not ours, so give it the lifetime a lock has.
@@ -108,7 +115,7 @@ func (l *Limiter) lockBucket(ctx context.Context, bucket int) error {
 			wait = noTTLRetry
 		default:
 			// PTTL 0 means under a millisecond left: don't spin on it.
-			wait = max(time.Duration(pttl)*time.Millisecond, time.Millisecond)
+			wait = max(time.Duration(pttl)*time.Millisecond, time.Millisecond) + ContendedGuard
 		}
 		if err := clock.Sleep(ctx, l.clk, wait); err != nil {
 			return err

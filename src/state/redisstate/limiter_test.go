@@ -56,21 +56,22 @@ func TestLimiterTwoClustersShareOneBucket(t *testing.T) {
 
 	require.NoError(t, a.Acquire(ctx, 0))
 	chB := acquireAsync(ctx, b, 1)
-	clk.BlockUntil(1) // b waits the lock's PTTL
-	c.advance(state.IdentifyInterval - time.Millisecond)
+	clk.BlockUntil(1) // b waits the lock's PTTL plus the guard
+	c.advance(state.IdentifyInterval + ContendedGuard - time.Millisecond)
 	notDone(t, chB)
 	c.advance(time.Millisecond)
 	require.NoError(t, done(t, chB))
-	require.Equal(t, t0.Add(state.IdentifyInterval), clk.Now())
+	step := state.IdentifyInterval + ContendedGuard
+	require.Equal(t, t0.Add(step), clk.Now())
 
 	// a's own pacing allows shard 2 now, but b holds the bucket.
 	chA := acquireAsync(ctx, a, 2)
 	clk.BlockUntil(1)
-	c.advance(state.IdentifyInterval - time.Millisecond)
+	c.advance(step - time.Millisecond)
 	notDone(t, chA)
 	c.advance(time.Millisecond)
 	require.NoError(t, done(t, chA))
-	require.Equal(t, t0.Add(2*state.IdentifyInterval), clk.Now())
+	require.Equal(t, t0.Add(2*step), clk.Now())
 }
 
 func TestLimiterWaitsExactlyTheLockPTTL(t *testing.T) {
@@ -83,7 +84,7 @@ func TestLimiterWaitsExactlyTheLockPTTL(t *testing.T) {
 
 	ch := acquireAsync(context.Background(), l, 0)
 	clk.BlockUntil(1)
-	clocks{clk, mr}.advance(1233 * time.Millisecond)
+	clocks{clk, mr}.advance(1233*time.Millisecond + ContendedGuard)
 	notDone(t, ch)
 	clocks{clk, mr}.advance(time.Millisecond)
 	require.NoError(t, done(t, ch))
@@ -115,7 +116,7 @@ func TestLimiterRepairsALockWithoutExpiry(t *testing.T) {
 	require.Equal(t, state.IdentifyInterval, mr.TTL(key), "the stale lock now expires")
 	clocks{clk, mr}.advance(noTTLRetry)
 	clk.BlockUntil(1) // now waiting the repaired lock's PTTL
-	clocks{clk, mr}.advance(state.IdentifyInterval)
+	clocks{clk, mr}.advance(state.IdentifyInterval + ContendedGuard)
 	require.NoError(t, done(t, ch))
 }
 
@@ -136,9 +137,9 @@ func TestLimiterCancelWhileWaitingForTheLock(t *testing.T) {
 	// The cancelled call used neither the start limit nor the local 5 s.
 	ch = acquireAsync(context.Background(), l, 1)
 	clk.BlockUntil(1)
-	clocks{clk, mr}.advance(state.IdentifyInterval)
+	clocks{clk, mr}.advance(state.IdentifyInterval + ContendedGuard)
 	require.NoError(t, done(t, ch))
-	require.Equal(t, t0.Add(state.IdentifyInterval), clk.Now())
+	require.Equal(t, t0.Add(state.IdentifyInterval+ContendedGuard), clk.Now())
 }
 
 func TestLimiterAppliesTheStartLimit(t *testing.T) {

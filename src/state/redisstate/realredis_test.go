@@ -80,7 +80,7 @@ func TestRealRedisTwoClustersShareABucket(t *testing.T) {
 	notDone(t, ch)
 	// Let the lock expire without waiting 5 real seconds.
 	require.NoError(t, client.Del(ctx, key).Err())
-	clk.Advance(state.IdentifyInterval)
+	clk.Advance(state.IdentifyInterval + ContendedGuard)
 	require.NoError(t, done(t, ch))
 	now, err := client.Get(ctx, key).Result()
 	require.NoError(t, err)
