@@ -10,10 +10,26 @@ import (
 
 // consumer is a test's own exclusive queue bound to the gateway exchange.
 type consumer struct {
-	t  *testing.T
-	ch *amqp.Channel
-	q  string
-	in <-chan amqp.Delivery
+	t      *testing.T
+	ch     *amqp.Channel
+	q      string
+	in     <-chan amqp.Delivery
+	accept func([]byte) bool // nil: everything; else drop what it rejects
+}
+
+// receive returns the next accepted delivery. Rejected ones come from other
+// gateways sharing the broker (another test run, a demo) and are skipped.
+func (c *consumer) receive(timeout <-chan time.Time) (amqp.Delivery, bool) {
+	for {
+		select {
+		case d := <-c.in:
+			if c.accept == nil || c.accept(d.Body) {
+				return d, true
+			}
+		case <-timeout:
+			return amqp.Delivery{}, false
+		}
+	}
 }
 
 // declareGatewayExchanges declares both exchanges exactly as DESIGN.md §3
@@ -67,13 +83,11 @@ func newConsumer(t *testing.T, keys ...string) *consumer {
 // next returns the next delivery or fails after timeout.
 func (c *consumer) next(timeout time.Duration) amqp.Delivery {
 	c.t.Helper()
-	select {
-	case d := <-c.in:
-		return d
-	case <-time.After(timeout):
+	d, ok := c.receive(time.After(timeout))
+	if !ok {
 		c.t.Fatalf("nothing arrived on the test queue within %v", timeout)
-		return amqp.Delivery{}
 	}
+	return d
 }
 
 // none asserts nothing arrives for d.
@@ -90,12 +104,11 @@ func (c *consumer) none(d time.Duration) {
 func (c *consumer) drain(quiet time.Duration) []amqp.Delivery {
 	var out []amqp.Delivery
 	for {
-		select {
-		case d := <-c.in:
-			out = append(out, d)
-		case <-time.After(quiet):
+		d, ok := c.receive(time.After(quiet))
+		if !ok {
 			return out
 		}
+		out = append(out, d)
 	}
 }
 

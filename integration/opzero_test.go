@@ -18,7 +18,7 @@ func TestItem2_OnlyDispatchesArePublished(t *testing.T) {
 	// Keys a leaked non-dispatch could carry: null t, or stringified ops.
 	leaks := newConsumer(t, "", "null", "nil", "undefined", "HELLO", "HEARTBEAT", "HEARTBEAT_ACK",
 		"RECONNECT", "INVALID_SESSION", "0", "1", "7", "9", "10", "11")
-	events := newConsumer(t, "READY", "RESUMED", "MESSAGE_CREATE")
+	events := s.consumer("READY", "RESUMED", "MESSAGE_CREATE")
 	s.start(nil)
 	s.waitSessions(0)
 
@@ -63,7 +63,7 @@ func countAccepted(rs []fakediscord.Resume) int {
 func TestItem3_RoutingKeyIsTheEventName(t *testing.T) {
 	s := newDiscord(t, fakediscord.Options{})
 	names := []string{"READY", "RESUMED", "MESSAGE_CREATE", "GUILD_ROLE_UPDATE", "SOME_FUTURE_EVENT_2031"}
-	c := newConsumer(t, names...)
+	c := s.consumer(names...)
 	s.start(nil)
 	s.waitSessions(0)
 	assert.Equal(t, "READY", c.next(10*time.Second).RoutingKey)

@@ -15,7 +15,7 @@ import (
 // byte for byte, with the documented properties; READY is published too.
 func TestItem4_DispatchArrivesByteForByteOnItsRoutingKey(t *testing.T) {
 	s := newDiscord(t, fakediscord.Options{})
-	c := newConsumer(t, "READY", "MESSAGE_CREATE")
+	c := s.consumer("READY", "MESSAGE_CREATE")
 	s.start(nil)
 	s.waitSessions(0)
 
@@ -52,7 +52,7 @@ func TestItem4_NoMutationInEveryEncodingAndCompression(t *testing.T) {
 		for _, comp := range []string{"false", "zlib-stream", "zstd-stream"} {
 			t.Run(enc+"/"+comp, func(t *testing.T) {
 				s := newDiscord(t, fakediscord.Options{})
-				c := newConsumer(t, "READY", "GUILD_CREATE", "MESSAGE_CREATE", "SNOWFLAKES")
+				c := s.consumer("READY", "GUILD_CREATE", "MESSAGE_CREATE", "SNOWFLAKES")
 				s.start(map[string]string{"CORDIS_WS_ENCODING": enc, "CORDIS_WS_COMPRESS": comp})
 				snap := s.waitSessions(0)
 				conn, _ := snap.Conn(snap.Shards[0].ConnID)

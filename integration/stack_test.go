@@ -121,3 +121,28 @@ func (s *stack) readyBytes(shard int) []byte {
 	})
 	return raw
 }
+
+// consumer binds a queue to gateway on keys and keeps only what this
+// fakediscord sent: other gateways on the same broker cannot disturb the test.
+func (s *stack) consumer(keys ...string) *consumer {
+	s.t.Helper()
+	c := newConsumer(s.t, keys...)
+	c.accept = s.sentByUs
+	return c
+}
+
+// sentByUs reports whether body is the exact bytes of a dispatch this
+// fakediscord wrote (allowing a moment for the record).
+func (s *stack) sentByUs(body []byte) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := s.discord.WaitFor(ctx, func(sn *fakediscord.Snapshot) bool {
+		for _, d := range sn.Dispatches {
+			if string(d.Raw) == string(body) {
+				return true
+			}
+		}
+		return false
+	})
+	return err == nil
+}
