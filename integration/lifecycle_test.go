@@ -38,6 +38,7 @@ func TestItem7_HeartbeatsArriveAtTheHelloInterval(t *testing.T) {
 		assert.GreaterOrEqual(t, gap, interval*9/10, "heartbeat %d came too early", i)
 		assert.LessOrEqual(t, gap, interval*8/5, "heartbeat %d came too late", i)
 	}
+	assert.EqualValues(t, 1, beats[len(beats)-1].D, "d is the last seq received (READY's)")
 	assert.Empty(t, s.discord.Snapshot().ViolationsOf(fakediscord.ViolationHeartbeatTimeout))
 }
 
