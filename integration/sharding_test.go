@@ -31,11 +31,11 @@ func TestItem9_ShardRanges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newDiscord(t, fakediscord.Options{Shards: tt.recommended, MaxConcurrency: 16})
 			s.start(tt.vars)
-			snap := s.waitFor("identifies", 30*time.Second, func(sn *fakediscord.Snapshot) bool {
+			s.waitFor("identifies", 30*time.Second, func(sn *fakediscord.Snapshot) bool {
 				return len(sn.AcceptedIdentifies()) >= len(tt.wantShards)
 			})
 			time.Sleep(500 * time.Millisecond) // room for an identify that should not happen
-			snap = s.discord.Snapshot()
+			snap := s.discord.Snapshot()
 			var got []int
 			for _, id := range snap.AcceptedIdentifies() {
 				got = append(got, id.Shard)

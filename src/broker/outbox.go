@@ -290,12 +290,6 @@ func (o *outbox) stats() (msgs, bytes int) {
 	return o.pending.len() + o.inflight.len(), o.used
 }
 
-func (o *outbox) inflightLen() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.inflight.len()
-}
-
 func (o *outbox) buffered() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

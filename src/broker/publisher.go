@@ -16,7 +16,7 @@ func (b *Broker) serve(ctx context.Context, s *session) error {
 	for {
 		if err := b.flush(ctx, s); err != nil {
 			// The publish error only says "not open"; the close notification says why.
-			return fmt.Errorf("%w (%v)", s.lossReason(), err)
+			return fmt.Errorf("%w (%w)", s.lossReason(), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -59,7 +59,8 @@ func (b *Broker) flush(ctx context.Context, s *session) error {
 		})
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil // stopping; the entry stays pending and is counted as unconfirmed
+				//nolint:nilerr // stopping is not a session loss; the entry stays pending and Close counts it as unconfirmed
+				return nil
 			}
 			// The entry stays first in pending: it goes out again on the next channel.
 			return fmt.Errorf("publish %s: %w", e.key, err)

@@ -62,7 +62,9 @@ func (ETF) Scan(p []byte, f *Frame) error {
 			}
 		case "t":
 			if etfIsAtom(p, i, "nil") {
-				i, err = etfSkip(p, i)
+				if i, err = etfSkip(p, i); err != nil {
+					return fmt.Errorf("scan etf t: %w", err)
+				}
 				break
 			}
 			text, next, ok, err := etfText(p, i)

@@ -66,8 +66,11 @@ func (s *Shard) connect(ctx context.Context, resume bool) connResult {
 		return connResult{action: Reidentify, err: err}
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeouts.Open)
-	ws, _, err := s.cfg.Dialer.DialContext(dialCtx, u, nil)
+	ws, resp, err := s.cfg.Dialer.DialContext(dialCtx, u, nil)
 	cancel()
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close() // the handshake response; the websocket is ws
+	}
 	if err != nil {
 		return connResult{action: Resume, err: fmt.Errorf("dial %s: %w", u, err)}
 	}

@@ -25,7 +25,7 @@ func Connect(ctx context.Context, rawURL string) (*redis.Client, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("redis URL is not a valid URL: %v", err)
+		return nil, fmt.Errorf("redis URL is not a valid URL: %w", err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, fmt.Errorf("redis URL %s: scheme must be redis:// or rediss://", u.Redacted())

@@ -105,10 +105,10 @@ func (l *Limiter) lockBucket(ctx context.Context, bucket int) error {
 			return nil
 		}
 		var wait time.Duration
-		switch {
-		case pttl == -2: // expired between SET and PTTL: its holder identified 5 s ago
+		switch pttl {
+		case -2: // expired between SET and PTTL: its holder identified 5 s ago
 			wait = ContendedGuard
-		case pttl == -1:
+		case -1:
 			// A lock without expiry would block the bucket forever; it
 			// is not ours, so give it the lifetime a lock has.
 			l.repair(ctx, key)
