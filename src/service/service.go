@@ -42,7 +42,8 @@ const (
 
 // Run runs the gateway until ctx ends (nil) or something it cannot recover
 // from happens.
-func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// version goes into the User-Agent of the one REST request.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) error {
 	cd, err := codec.ForEncoding(cfg.Encoding)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
@@ -93,7 +94,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		defer func() { _ = rdb.Close() }()
 	}
 
-	gb, err := discordapi.GetGatewayBot(ctx, &http.Client{Timeout: 30 * time.Second}, cfg.DiscordAPI, cfg.Token)
+	gb, err := discordapi.GetGatewayBot(ctx, &http.Client{Timeout: 30 * time.Second}, cfg.DiscordAPI, cfg.Token,
+		discordapi.WithVersion(version), discordapi.WithLogger(log))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

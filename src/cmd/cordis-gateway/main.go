@@ -22,9 +22,22 @@ import (
 // shutdownLimit is how long a graceful shutdown may take (DESIGN.md §7).
 const shutdownLimit = 10 * time.Second
 
+// version is set at link time (-X main.version=..., see nix/package.nix).
+var version = "dev"
+
 func main() { os.Exit(run()) }
 
 func run() int {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "-version", "--version", "version":
+			fmt.Println("cordis-gateway", version)
+			return 0
+		default:
+			fmt.Fprintf(os.Stderr, "cordis-gateway %s takes no arguments: it is configured with CORDIS_* environment variables (see the README)\n", version)
+			return 2
+		}
+	}
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -51,7 +64,8 @@ func run() int {
 		os.Exit(1)
 	}()
 
-	err = service.Run(ctx, cfg, log)
+	log.Info("starting cordis-gateway", slog.String("version", version), slog.Any("config", cfg))
+	err = service.Run(ctx, cfg, log, version)
 	if err == nil {
 		log.Info("stopped")
 		return 0
