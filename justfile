@@ -95,3 +95,11 @@ vendor-hash *ARGS:
 # What CI runs (services, then `just test`).
 ci:
     bash .ci/run
+
+# End-to-end throughput (fakediscord -> gateway, no -race -> RabbitMQ -> consumer); e.g. `just bench-e2e -count 3`.
+bench-e2e *ARGS:
+    CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -run '^$' -bench EndToEnd -benchtime 2000x {{ ARGS }} ./integration/
+
+# The gateway's memory (VmRSS) per shard with SHARDS shards, zlib-stream and zstd-stream.
+bench-memory SHARDS="1000":
+    CORDIS_BENCH_SHARDS={{ SHARDS }} CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -count=1 -run '^TestMemoryPerShard$' -v -timeout 10m ./integration/

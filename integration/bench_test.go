@@ -1,0 +1,751 @@
+package integration
+
+// End-to-end performance of the real gateway: fakediscord (in this process)
+// -> cordis-gateway (a subprocess built WITHOUT -race) -> RabbitMQ -> a
+// consumer in this process.
+//
+//	just bench-e2e          go test -run '^$' -bench EndToEnd -benchtime 2000x ./integration/
+//	just bench-memory 1000  CORDIS_BENCH_SHARDS=1000 go test -run '^TestMemoryPerShard$' -v ./integration/
+//
+// The gateway is built from the working tree. Both publish Discord's
+// ordinary event names (MESSAGE_CREATE, GUILD_CREATE, ...: fakediscord's
+// load mix) on the broker's gateway exchange, so queues of an integration
+// suite running at the same time on the same vhost would receive the load.
+// To keep them apart, give the benchmarks a vhost of their own:
+//
+//	rabbitmqctl add_vhost cordis-bench
+//	rabbitmqctl set_permissions -p cordis-bench guest '.*' '.*' '.*'
+//	CORDIS_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/cordis-bench just bench-e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/cordis-gateway/cordis/fakediscord"
+)
+
+// benchLoadEvents are the event names of fakediscord's load mix
+// (fakediscord/load.go); measure fails if the mix sends another one.
+var benchLoadEvents = []string{
+	"MESSAGE_CREATE", "PRESENCE_UPDATE", "TYPING_START", "GUILD_MEMBER_UPDATE",
+	"MESSAGE_REACTION_ADD", "GUILD_CREATE",
+}
+
+// The benchmark's gateway runs shards benchShardBase..+benchShards-1, ids no
+// other test uses, so that its consumer can tell this gateway's deliveries
+// (header shard_id) from anything else published on the shared broker.
+const (
+	benchShardBase = 7000
+	benchShards    = 4
+)
+
+// BenchmarkEndToEndThroughput sends b.N dispatches of fakediscord's load
+// mix (as fast as the connections take them, round robin over 4 shards)
+// and stops the clock when the last one arrived in a queue bound on the
+// mix's event names. Setup (fakediscord, gateway, IDENTIFY, consumer) is
+// shared by the runs of one sub-benchmark and not timed.
+//
+// events/s and MB/s count what arrived in RabbitMQ; the bytes are the
+// payloads as Discord sent them before transport compression (the gateway
+// publishes them byte for byte).
+func BenchmarkEndToEndThroughput(b *testing.B) {
+	skipWithoutServices(b)
+	bin := benchBinary(b)
+	for _, enc := range []string{"etf", "json"} {
+		for _, comp := range []string{"zlib-stream", "zstd-stream"} {
+			var st *e2eStack // set up lazily: a filtered-out sub-benchmark costs nothing
+			b.Run(enc+"/"+comp, func(b *testing.B) {
+				if st == nil {
+					st = &e2eStack{}
+					st.setup(b, bin, enc, comp)
+				}
+				st.measure(b)
+			})
+			st.close()
+		}
+	}
+}
+
+// e2eStack is one fakediscord, one gateway and one consumer, kept across
+// the runs (b.N = 1, then b.N = benchtime) of a sub-benchmark; b.Cleanup
+// would end them after the first run, so close is explicit.
+type e2eStack struct {
+	discord *fakediscord.Server
+	gw      *benchGateway
+	conn    *amqp.Connection
+	in      <-chan amqp.Delivery
+	shards  []int
+}
+
+func (st *e2eStack) setup(b *testing.B, bin, enc, comp string) {
+	b.Helper()
+	for i := range benchShards {
+		st.shards = append(st.shards, benchShardBase+i)
+	}
+	st.discord = fakediscord.New(fakediscord.Options{
+		Token:          testToken,
+		Shards:         benchShardBase + benchShards,
+		MaxConcurrency: 16, // shards 7000..7003 are in 4 buckets: they identify at once
+	})
+	if err := st.discord.Start(); err != nil {
+		st.discord = nil
+		b.Fatalf("start fakediscord: %v", err)
+	}
+
+	var err error
+	st.conn, err = amqp.Dial(env.amqpURL)
+	if err != nil {
+		b.Fatalf("dial RabbitMQ: %v", err)
+	}
+	ch, err := st.conn.Channel()
+	if err != nil {
+		b.Fatalf("open channel: %v", err)
+	}
+	if err := declareGatewayExchanges(ch); err != nil {
+		b.Fatalf("declare exchanges: %v", err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		b.Fatalf("declare queue: %v", err)
+	}
+	for _, k := range benchLoadEvents {
+		if err := ch.QueueBind(q.Name, k, "gateway", false, nil); err != nil {
+			b.Fatalf("bind %q: %v", k, err)
+		}
+	}
+	if st.in, err = ch.Consume(q.Name, "", true, true, false, false, nil); err != nil {
+		b.Fatalf("consume: %v", err)
+	}
+
+	st.gw = startBenchGateway(b, bin, "", map[string]string{
+		"CORDIS_AUTH":           "Bot " + testToken,
+		"CORDIS_AMQP_HOST":      env.amqpURL,
+		"CORDIS_DISCORD_API":    st.discord.APIURL(),
+		"CORDIS_STARTING_SHARD": itoa(benchShardBase),
+		"CORDIS_SHARD_COUNT":    itoa(benchShards),
+		"CORDIS_WS_ENCODING":    enc,
+		"CORDIS_WS_COMPRESS":    comp,
+	})
+	st.gw.waitConnected(b, st.discord, 60*time.Second, st.shards...)
+}
+
+func (st *e2eStack) close() {
+	if st == nil {
+		return
+	}
+	if st.gw != nil {
+		st.gw.stop()
+	}
+	if st.conn != nil {
+		_ = st.conn.Close()
+	}
+	if st.discord != nil {
+		_ = st.discord.Close()
+	}
+}
+
+// mine reports whether a delivery comes from this stack's gateway.
+func (st *e2eStack) mine(d amqp.Delivery) bool {
+	id, ok := headerInt(d.Headers["shard_id"])
+	return ok && id >= benchShardBase && id < benchShardBase+benchShards
+}
+
+type loadResult struct {
+	rep fakediscord.LoadReport
+	err error
+}
+
+func (st *e2eStack) measure(b *testing.B) {
+	b.StopTimer()
+	// Whatever a previous run left (duplicates, other publishers) is not ours.
+	for drained := false; !drained; {
+		select {
+		case <-st.in:
+		default:
+			drained = true
+		}
+	}
+	timeout := time.Minute + time.Duration(b.N)*5*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	loadDone := make(chan loadResult, 1)
+
+	cpu0, err := procCPU(st.gw.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.StartTimer()
+	start := time.Now()
+	go func() {
+		rep, err := st.discord.Load(ctx, fakediscord.LoadOptions{Count: b.N, Shards: st.shards})
+		loadDone <- loadResult{rep, err}
+	}()
+	var (
+		got, bytes int64
+		load       *loadResult
+	)
+	for got < int64(b.N) {
+		select {
+		case d, ok := <-st.in:
+			if !ok {
+				b.Fatalf("the consumer's channel closed after %d of %d events (broker connection lost?)", got, b.N)
+			}
+			if st.mine(d) {
+				got++
+				bytes += int64(len(d.Body))
+			}
+		case r := <-loadDone:
+			if r.err != nil {
+				b.Fatalf("fakediscord load: %v", r.err)
+			}
+			load = &r
+		case <-ctx.Done():
+			b.Fatalf("only %d of %d events reached RabbitMQ within %v (load done: %v); gateway stderr (last lines):\n%s",
+				got, b.N, timeout, load != nil, st.gw.stderrTail())
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cpu1, err := procCPU(st.gw.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	if load == nil {
+		r := <-loadDone // Load has returned: it sent every event that arrived
+		if r.err != nil {
+			b.Fatalf("fakediscord load: %v", r.err)
+		}
+		load = &r
+	}
+	rep := load.rep
+	if rep.Sent != int64(b.N) || rep.Skipped != 0 {
+		b.Fatalf("fakediscord sent %d of %d events (%d skipped: shard without a session)", rep.Sent, b.N, rep.Skipped)
+	}
+	for t := range rep.ByEvent {
+		if !slices.Contains(benchLoadEvents, t) {
+			b.Fatalf("fakediscord's load mix sends %s: add it to benchLoadEvents", t)
+		}
+	}
+	if bytes != rep.Bytes {
+		// Each arrived once and byte for byte, or not: a duplicate
+		// (at-least-once) or a changed body shows here.
+		b.Errorf("RabbitMQ delivered %d bytes for %d events, fakediscord sent %d", bytes, b.N, rep.Bytes)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(bytes)/1e6/elapsed.Seconds(), "MB/s")
+	b.ReportMetric(float64(bytes)/float64(b.N), "B/event")
+	// The gateway's CPU time (user+sys) per event: where the machine's
+	// cores went, independent of how many there are.
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "gw-cpu-us/event")
+}
+
+// TestMemoryPerShard measures the gateway's resident memory per shard
+// (VmRSS of the process, non-race build) with CORDIS_BENCH_SHARDS shards,
+// all identifying at once, idle and after some load, for zlib-stream and
+// zstd-stream; it only logs (DESIGN.md §9: performance is never asserted).
+// The gateway serves /metrics (as in production), which adds the Go heap
+// and goroutine figures; it also logs the CPU the gateway uses while idle.
+// It runs only when CORDIS_BENCH_SHARDS is set (`just bench-memory`).
+func TestMemoryPerShard(t *testing.T) {
+	raw := os.Getenv("CORDIS_BENCH_SHARDS")
+	if raw == "" {
+		t.Skip("set CORDIS_BENCH_SHARDS (e.g. 1000) to measure memory per shard: just bench-memory 1000")
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		t.Fatalf("CORDIS_BENCH_SHARDS=%q: want a shard count >= 1", raw)
+	}
+	requireServices(t)
+	bin := benchBinary(t)
+	for _, comp := range []string{"zlib-stream", "zstd-stream"} {
+		t.Run(comp, func(t *testing.T) { memoryPerShard(t, bin, n, comp) })
+	}
+}
+
+// memSettle is how long a gateway idles before its memory is read.
+const memSettle = 5 * time.Second
+
+// Time limits of one TestMemoryPerShard subtest. Worst case: ~7 s of
+// baseline, memConnectTimeout, 3 x memSettle and memLoadTimeout stay under
+// 2 minutes.
+const (
+	memConnectTimeout = 75 * time.Second
+	memLoadTimeout    = 25 * time.Second
+)
+
+func memoryPerShard(t *testing.T, bin string, n int, comp string) {
+	start := time.Now()
+	// Baseline: the same gateway with one shard (runtime, AMQP, metrics).
+	base := startMemRun(t, bin, 1, comp)
+	baseCPU := base.settle(t)
+	baseMem := base.read(t)
+	base.stop()
+	t.Logf("%s baseline, 1 shard: %s; CPU while idle: %.2f cores", comp, baseMem, baseCPU)
+
+	run := startMemRun(t, bin, n, comp)
+	t.Logf("%s: %d shards identified and connected in %v (%d connections, %d violations)",
+		comp, n, run.connected.Round(time.Millisecond), run.conns, run.violations)
+	idleCPU := run.settle(t)
+	idle := run.read(t)
+	t.Logf("%s idle, %d shards: %s; CPU while idle: %.2f cores", comp, n, idle, idleCPU)
+	t.Logf("%s idle: RSS/shard %.1f KiB; above the 1-shard baseline: %.1f KiB/shard",
+		comp, kib(idle.rss)/float64(n), perShard(idle.rss, baseMem.rss, n))
+
+	// Some load: fakediscord's mix (10 events per shard, a ~60 KB
+	// GUILD_CREATE every 500), then one ~60 KB dispatch to every shard so
+	// that each connection's buffers have seen a large message.
+	ctx, cancel := context.WithTimeout(context.Background(), memLoadTimeout)
+	defer cancel()
+	loadStart := time.Now()
+	rep, err := run.discord.Load(ctx, fakediscord.LoadOptions{Count: 10 * n})
+	if err != nil {
+		t.Fatalf("fakediscord load: %v", err)
+	}
+	large := fakediscord.SampleGuildCreate(fakediscord.GuildIDs(1, 0, 1)[0], 120)
+	largeName := eventName("CORDIS_BENCH_LARGE")
+	for id := range n {
+		if _, err := run.discord.Dispatch(id, largeName, large); err != nil {
+			t.Fatalf("dispatch to shard %d: %v", id, err)
+		}
+	}
+	want := int64(n) + rep.Sent + int64(n)       // READYs, the mix, the large ones
+	published := run.waitPublished(ctx, t, want) // t.Errorf when short: the reading after it still counts
+	t.Logf("%s load: %d events (%.1f MB) + %d x %s in %v; gateway confirmed %d publishes",
+		comp, rep.Sent, float64(rep.Bytes)/1e6, n, largeName, time.Since(loadStart).Round(time.Millisecond), published)
+	loadedCPU := run.settle(t)
+	loaded := run.read(t)
+	t.Logf("%s after load, %d shards: %s; CPU while idle: %.2f cores", comp, n, loaded, loadedCPU)
+	t.Logf("%s after load: RSS/shard %.1f KiB; above the 1-shard baseline: %.1f KiB/shard; peak (VmHWM)/shard %.1f KiB",
+		comp, kib(loaded.rss)/float64(n), perShard(loaded.rss, baseMem.rss, n), kib(loaded.hwm)/float64(n))
+	run.stop()
+	t.Logf("%s: subtest took %v", comp, time.Since(start).Round(time.Second))
+}
+
+func kib(b int64) float64 { return float64(b) / 1024 }
+
+// perShard is the memory each shard beyond the first adds, in KiB.
+func perShard(total, base int64, n int) float64 {
+	if n <= 1 {
+		return 0
+	}
+	return kib(total-base) / float64(n-1)
+}
+
+// memRun is one fakediscord and one gateway running n shards.
+type memRun struct {
+	discord    *fakediscord.Server
+	gw         *benchGateway
+	metrics    string // http://addr/metrics
+	connected  time.Duration
+	conns      int
+	violations int
+}
+
+func startMemRun(t *testing.T, bin string, n int, comp string) *memRun {
+	t.Helper()
+	discord := fakediscord.New(fakediscord.Options{
+		Token:          testToken,
+		Shards:         n,
+		MaxConcurrency: n, // every shard its own bucket: all identify at once
+		// Room for a few re-identifies; the default 1000 is exactly 1000 shards.
+		SessionStartTotal: 2*n + 10,
+	})
+	if err := discord.Start(); err != nil {
+		t.Fatalf("start fakediscord: %v", err)
+	}
+	t.Cleanup(func() { _ = discord.Close() })
+	addr := freeAddr(t)
+	began := time.Now()
+	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("cordis-bench-memory-%s-%d.log", comp, n))
+	t.Logf("gateway stderr: %s", logPath)
+	gw := startBenchGateway(t, bin, logPath, map[string]string{
+		"CORDIS_AUTH":         "Bot " + testToken,
+		"CORDIS_AMQP_HOST":    env.amqpURL,
+		"CORDIS_DISCORD_API":  discord.APIURL(),
+		"CORDIS_WS_COMPRESS":  comp,
+		"CORDIS_METRICS_ADDR": addr,
+	})
+	t.Cleanup(gw.stop)
+	shards := make([]int, n)
+	for i := range shards {
+		shards[i] = i
+	}
+	snap := gw.waitConnected(t, discord, memConnectTimeout, shards...)
+	return &memRun{
+		discord: discord, gw: gw, metrics: "http://" + addr + "/metrics",
+		connected: time.Since(began), conns: len(snap.Connections), violations: len(snap.Violations),
+	}
+}
+
+// settle lets the gateway idle for memSettle and returns the CPU it used
+// meanwhile, in cores (CPU seconds per second).
+func (r *memRun) settle(t *testing.T) float64 {
+	t.Helper()
+	pid := r.gw.cmd.Process.Pid
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	time.Sleep(memSettle)
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (cpu1 - cpu0).Seconds() / time.Since(began).Seconds()
+}
+
+func (r *memRun) stop() {
+	r.gw.stop()
+	_ = r.discord.Close()
+}
+
+// memReading is the gateway's memory at one moment.
+type memReading struct {
+	rss, hwm   int64 // VmRSS, VmHWM (bytes)
+	heapInuse  int64 // go_memstats_heap_inuse_bytes
+	sys        int64 // go_memstats_sys_bytes
+	goroutines int64
+	scraped    bool // the Go figures are set
+}
+
+func (m memReading) String() string {
+	const mib = 1 << 20
+	if !m.scraped {
+		return fmt.Sprintf("VmRSS %.1f MiB, VmHWM %.1f MiB", float64(m.rss)/mib, float64(m.hwm)/mib)
+	}
+	return fmt.Sprintf("VmRSS %.1f MiB, VmHWM %.1f MiB, Go heap in use %.1f MiB, Go sys %.1f MiB, %d goroutines",
+		float64(m.rss)/mib, float64(m.hwm)/mib, float64(m.heapInuse)/mib, float64(m.sys)/mib, m.goroutines)
+}
+
+func (r *memRun) read(t *testing.T) memReading {
+	t.Helper()
+	if r.gw.exited() {
+		t.Fatalf("gateway exited; stderr (last lines):\n%s", r.gw.stderrTail())
+	}
+	var m memReading
+	var err error
+	if m.rss, m.hwm, err = procMemory(r.gw.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := scrape(r.metrics, "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "go_goroutines")
+	if err != nil {
+		// VmRSS is the measurement; the Go figures are extras.
+		t.Logf("no Go figures: scraping the gateway's /metrics failed: %v", err)
+		return m
+	}
+	m.scraped = true
+	m.heapInuse, m.sys, m.goroutines = int64(vals[0]), int64(vals[1]), int64(vals[2])
+	return m
+}
+
+// waitPublished waits until the gateway confirmed want publishes in total
+// (its cordis_gateway_dispatches_published_total).
+func (r *memRun) waitPublished(ctx context.Context, t *testing.T, want int64) int64 {
+	t.Helper()
+	var got int64
+	for {
+		vals, err := scrape(r.metrics, "cordis_gateway_dispatches_published_total")
+		if err == nil {
+			got = int64(vals[0])
+			if got >= want {
+				return got
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Errorf("gateway confirmed %d of %d publishes in time (last scrape error: %v)", got, want, err)
+			return got
+		case <-r.gw.done:
+			t.Fatalf("gateway exited (%d); stderr (last lines):\n%s", r.gw.exit, r.gw.stderrTail())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+var scrapeClient = &http.Client{Timeout: 10 * time.Second}
+
+// scrape sums, for each name, the samples of that metric on a Prometheus
+// text page.
+func scrape(url string, names ...string) ([]float64, error) {
+	resp, err := scrapeClient.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	sums := make([]float64, len(names))
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, rest, _ := strings.Cut(line, " ")
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+			_, rest, _ = strings.Cut(line[strings.LastIndexByte(line, '}'):], " ")
+		}
+		for i, want := range names {
+			if name == want {
+				v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %q: %w", want, line, err)
+				}
+				sums[i] += v
+			}
+		}
+	}
+	return sums, sc.Err()
+}
+
+// procMemory reads VmRSS and VmHWM (bytes) from /proc/pid/status.
+func procMemory(pid int) (rss, hwm int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok || (key != "VmRSS" && key != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(val) // "12345 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, 0, fmt.Errorf("/proc/%d/status: %q", pid, strings.TrimSpace(line))
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		if key == "VmRSS" {
+			rss = kb << 10
+		} else {
+			hwm = kb << 10
+		}
+	}
+	if rss == 0 || hwm == 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/status has no VmRSS/VmHWM", pid)
+	}
+	return rss, hwm, nil
+}
+
+// procCPU is the user+system CPU time of a process so far, from
+// /proc/pid/stat (utime and stime, in clock ticks of 1/100 s: USER_HZ is
+// 100 on every Linux this runs on).
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// freeAddr is a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// benchBuild is the gateway built without -race, once per process.
+var benchBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// benchBinary builds cordis-gateway without -race next to env.binary (in
+// TestMain's directory, removed at the end) and returns its path.
+func benchBinary(tb testing.TB) string {
+	tb.Helper()
+	benchBuild.once.Do(func() {
+		path := filepath.Join(filepath.Dir(env.binary), "cordis-gateway-norace")
+		out, err := exec.Command("go", "build", "-o", path, "../src/cmd/cordis-gateway").CombinedOutput()
+		if err != nil {
+			benchBuild.err = fmt.Errorf("go build cordis-gateway: %w\n%s", err, out)
+			return
+		}
+		benchBuild.path = path
+	})
+	if benchBuild.err != nil {
+		tb.Fatal(benchBuild.err)
+	}
+	return benchBuild.path
+}
+
+// skipWithoutServices is requireServices for benchmarks too.
+func skipWithoutServices(tb testing.TB) {
+	tb.Helper()
+	if env.skip != "" {
+		tb.Skip(env.skip)
+	}
+}
+
+// benchGateway is a gateway subprocess for benchmarks: no log parsing,
+// only the last stderr lines for error messages.
+type benchGateway struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	exit int
+
+	mu   sync.Mutex
+	tail []string
+}
+
+const benchTailLines = 30
+
+// startBenchGateway runs bin with vars; with logPath set, its whole stderr
+// also goes to that file.
+func startBenchGateway(tb testing.TB, bin, logPath string, vars map[string]string) *benchGateway {
+	tb.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start gateway: %v", err)
+	}
+	g := &benchGateway{cmd: cmd, done: make(chan struct{})}
+	var (
+		log     io.Reader = stderr
+		logFile *os.File
+	)
+	if logPath != "" {
+		if logFile, err = os.Create(logPath); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			tb.Fatal(err)
+		}
+		log = io.TeeReader(stderr, logFile)
+	}
+	go func() {
+		g.collect(log)
+		_ = cmd.Wait()
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+		g.exit = cmd.ProcessState.ExitCode()
+		close(g.done)
+	}()
+	return g
+}
+
+func (g *benchGateway) collect(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		g.mu.Lock()
+		g.tail = append(g.tail, sc.Text())
+		if len(g.tail) > 2*benchTailLines {
+			g.tail = append(g.tail[:0], g.tail[len(g.tail)-benchTailLines:]...)
+		}
+		g.mu.Unlock()
+	}
+	_, _ = io.Copy(io.Discard, r)
+}
+
+func (g *benchGateway) stderrTail() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return strings.Join(g.tail[max(0, len(g.tail)-benchTailLines):], "\n")
+}
+
+func (g *benchGateway) exited() bool {
+	select {
+	case <-g.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop kills the process and waits for it; safe to call twice.
+func (g *benchGateway) stop() {
+	_ = g.cmd.Process.Kill()
+	<-g.done
+}
+
+// waitConnected waits until every listed shard has a connected session,
+// failing early if the gateway exits.
+func (g *benchGateway) waitConnected(tb testing.TB, discord *fakediscord.Server, timeout time.Duration, shards ...int) *fakediscord.Snapshot {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-g.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	snap, err := discord.WaitConnected(ctx, shards...)
+	if err != nil {
+		var missing []int
+		for _, id := range shards {
+			if !snap.Shards[id].Connected {
+				missing = append(missing, id)
+			}
+		}
+		tb.Fatalf("%d of %d shards connected within %v; not connected: %v (gateway exited: %v; fakediscord saw %d connections, %d accepted IDENTIFYs, %d RESUMEs, %d violations); gateway stderr (last lines):\n%s",
+			len(shards)-len(missing), len(shards), timeout, missing[:min(len(missing), 20)], g.exited(),
+			len(snap.Connections), len(snap.AcceptedIdentifies()), len(snap.Resumes), len(snap.Violations), g.stderrTail())
+	}
+	return snap
+}
+
+func headerInt(v any) (int, bool) {
+	switch x := v.(type) {
+	case int32:
+		return int(x), true
+	case int64:
+		return int(x), true
+	case int:
+		return x, true
+	case int16:
+		return int(x), true
+	case int8:
+		return int(x), true
+	}
+	return 0, false
+}
