@@ -56,8 +56,36 @@ type connection struct {
 	guildsOnce  sync.Once
 	guildsLeft  int // reader only
 
+	// Back-pressure accounting: the reader is inside Publish, and when a
+	// Publish last took longer than stallThreshold (unix nanos).
+	publishing atomic.Bool
+	stalledAt  atomic.Int64
+
 	failOnce sync.Once
 	reason   error
+}
+
+// stallThreshold is how long a Publish may take before the reader counts as
+// held up by back-pressure (a free broker buffer answers in microseconds).
+const stallThreshold = 20 * time.Millisecond
+
+// stalledSince reports whether the reader was held up in Publish at any time
+// after t, so timers do not mistake back-pressure for a dead connection.
+func (c *connection) stalledSince(t time.Time) bool {
+	return c.publishing.Load() || c.stalledAt.Load() > t.UnixNano()
+}
+
+// publish hands a dispatch to the publisher, noting back-pressure.
+func (c *connection) publish(key, payload []byte) error {
+	clk := c.s.cfg.Clock
+	start := clk.Now()
+	c.publishing.Store(true)
+	err := c.s.cfg.Publisher.Publish(c.ctx, c.s.cfg.ID, key, payload)
+	c.publishing.Store(false)
+	if end := clk.Now(); end.Sub(start) > stallThreshold {
+		c.stalledAt.Store(end.UnixNano())
+	}
+	return err
 }
 
 func (s *Shard) connect(ctx context.Context, resume bool) connResult {
@@ -268,20 +296,14 @@ func (c *connection) readLoop() error {
 	}
 }
 
-// dispatch publishes one op 0 payload, then records its sequence: the stored
-// seq never runs ahead of what the broker accepted, so a resume replays
-// whatever was not handed over.
+// dispatch publishes one op 0 payload, then records its sequence: the
+// stored seq never runs ahead of what the broker accepted, so a resume
+// replays whatever was not handed over. READY and RESUMED are taken note of
+// first, so that a READY stuck behind back-pressure still leaves a session
+// to resume.
 func (c *connection) dispatch(payload []byte, f *codec.Frame) error {
 	s := c.s
 	s.cfg.Observer.DispatchReceived(s.cfg.ID, f.T)
-	if err := s.cfg.Publisher.Publish(c.ctx, s.cfg.ID, f.T, payload); err != nil {
-		return fmt.Errorf("publish %s: %w", f.T, err)
-	}
-	if f.HasSeq {
-		s.seq.Store(f.Seq)
-		s.hasSeq.Store(true)
-		s.cfg.Sessions.UpdateSeq(s.cfg.ID, f.Seq)
-	}
 	switch string(f.T) {
 	case "READY":
 		r, err := s.cfg.Codec.Ready(f.D)
@@ -304,6 +326,16 @@ func (c *connection) dispatch(payload []byte, f *codec.Frame) error {
 		c.markEstablished()
 		c.guildsLoaded()
 		s.log.Info("resumed", slog.Int64("seq", s.seq.Load()))
+	}
+	if err := c.publish(f.T, payload); err != nil {
+		return fmt.Errorf("publish %s: %w", f.T, err)
+	}
+	if f.HasSeq {
+		s.seq.Store(f.Seq)
+		s.hasSeq.Store(true)
+		s.cfg.Sessions.UpdateSeq(s.cfg.ID, f.Seq)
+	}
+	switch string(f.T) {
 	case "GUILD_CREATE":
 		if c.guildsLeft > 0 {
 			c.guildsLeft--

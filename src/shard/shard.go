@@ -262,6 +262,8 @@ func (s *Shard) established(ctx context.Context, r *codec.Ready) {
 	s.mu.Lock()
 	if r != nil {
 		s.session = state.Session{ID: r.SessionID, ResumeURL: r.ResumeURL, ShardTotal: s.cfg.Total}
+		s.seq.Store(0) // READY's own s is recorded once it is handed over
+		s.hasSeq.Store(false)
 	}
 	s.mu.Unlock()
 	s.saveSession(ctx)

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -273,4 +274,87 @@ func TestResumeThatKeepsFailingFallsBackToIdentify(t *testing.T) {
 	assert.Equal(t, "/?encoding=json&v=10", r.url, "after %d failed resumes the shard identifies", maxResumeAttempts)
 	r.hello(45000)
 	r.expect(2)
+}
+
+// gatedPublisher blocks Publish of one event name until the gate opens,
+// as the broker does when its buffer is full.
+type gatedPublisher struct {
+	*recordingPublisher
+	key     string
+	gate    chan struct{}
+	blocked chan struct{} // receives once Publish of key is waiting
+}
+
+func newGatedPublisher(key string) *gatedPublisher {
+	return &gatedPublisher{recordingPublisher: &recordingPublisher{ch: make(chan published, 256)},
+		key: key, gate: make(chan struct{}), blocked: make(chan struct{}, 1)}
+}
+
+func (p *gatedPublisher) Publish(ctx context.Context, shardID int, key, body []byte) error {
+	if string(key) == p.key {
+		p.blocked <- struct{}{}
+		select {
+		case <-p.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return p.recordingPublisher.Publish(ctx, shardID, key, body)
+}
+
+func TestBackPressureIsNotMistakenForAZombie(t *testing.T) {
+	stub := newDiscordStub(t)
+	fake := clock.NewFake(time.Unix(0, 0))
+	gated := newGatedPublisher("SLOW")
+	_, _, _ = startShard(t, stub, fake, func(c *Config) { c.Publisher = gated })
+	c := stub.next()
+	c.hello(1000)
+	c.expect(2)
+	c.ready(stub, "sess-bp")
+	gated.next(t)
+	c.sendRaw([]byte(`{"op":0,"s":2,"t":"SLOW","d":{}}`))
+	<-gated.blocked
+	// The reader is now stuck in Publish and reads no ACK; beats go on.
+	fake.BlockUntilTimer(500 * time.Millisecond)
+	fake.Advance(500 * time.Millisecond)
+	for range 5 {
+		<-c.beats
+		fake.BlockUntilTimer(time.Second)
+		fake.Advance(time.Second)
+	}
+	select {
+	case <-c.closed:
+		t.Fatal("a shard held up by back-pressure was closed as a zombie")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gated.gate)
+	assert.Equal(t, "SLOW", gated.next(t).key)
+}
+
+func TestResumeTimeoutWaitsWhileReplayIsHeldUp(t *testing.T) {
+	stub := newDiscordStub(t)
+	fake := clock.NewFake(time.Unix(0, 0))
+	gated := newGatedPublisher("REPLAYED")
+	_, _, _ = startShard(t, stub, fake, func(c *Config) { c.Publisher = gated })
+	c := established(t, stub, gated.recordingPublisher, "sess-rt")
+	c.send(map[string]any{"op": 7, "d": nil})
+	r := stub.next()
+	r.hello(45000)
+	r.expect(6)
+	r.sendRaw([]byte(`{"op":0,"s":2,"t":"REPLAYED","d":{}}`))
+	r.sendRaw([]byte(`{"op":0,"s":3,"t":"RESUMED","d":{}}`))
+	<-gated.blocked
+	// Far past CORDIS_WS_RECONNECT_TIMEOUT (1 minute here) while blocked.
+	for range 3 {
+		fake.BlockUntilTimer(time.Minute)
+		fake.Advance(time.Minute)
+	}
+	close(gated.gate)
+	assert.Equal(t, "REPLAYED", gated.next(t).key)
+	assert.Equal(t, "RESUMED", gated.next(t).key)
+	select {
+	case extra := <-stub.conns:
+		t.Fatalf("the shard gave up its resume: new connection to %s", extra.url)
+	case <-time.After(100 * time.Millisecond):
+	}
 }

@@ -29,6 +29,7 @@ func (c *connection) writeLoop(interval time.Duration) {
 		beatSent bool
 		cmdWait  clock.Timer
 		waitC    <-chan time.Time
+		est      = c.established // nil once seen: a closed channel is always ready
 	)
 	defer func() {
 		if cmdWait != nil {
@@ -44,7 +45,9 @@ func (c *connection) writeLoop(interval time.Duration) {
 		case <-c.ctx.Done():
 			return
 		case <-hb.C():
-			if beatSent && !c.acked.Load() {
+			// A reader held up by back-pressure has not read the ACK yet:
+			// that is no zombie, and closing would only lose the session.
+			if beatSent && !c.acked.Load() && !c.stalledSince(clk.Now().Add(-interval)) {
 				c.fail(errZombie)
 				return
 			}
@@ -64,8 +67,8 @@ func (c *connection) writeLoop(interval time.Duration) {
 			}
 		case p := <-cmds:
 			s.pending = p
-		case <-c.established:
-			// re-evaluate: commands may flow now
+		case <-est:
+			est = nil // commands may flow now
 		case <-waitC:
 			cmdWait, waitC = nil, nil
 		}
@@ -158,16 +161,25 @@ func (c *connection) handshake(resume bool) {
 	}
 }
 
-// within waits for done for at most d; false if d passed or the connection ended.
+// within waits for done for at most d; false if d passed or the connection
+// ended. Time the reader spends held up by back-pressure does not count:
+// READY or RESUMED may be waiting behind dispatches it cannot hand over yet.
 func (c *connection) within(d time.Duration, done <-chan struct{}) bool {
-	t := c.s.cfg.Clock.NewTimer(d)
+	clk := c.s.cfg.Clock
+	t := clk.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C():
-		return false
-	case <-c.ctx.Done():
-		return false
+	for {
+		start := clk.Now()
+		select {
+		case <-done:
+			return true
+		case <-t.C():
+			if !c.stalledSince(start) {
+				return false
+			}
+			t.Reset(d)
+		case <-c.ctx.Done():
+			return false
+		}
 	}
 }
