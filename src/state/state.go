@@ -44,8 +44,9 @@ type Session struct {
 
 // SessionStore remembers sessions for RESUME across reconnects (and, with
 // Redis, across restarts). Save and Delete are called on READY/RESUMED and on
-// invalidation; UpdateSeq is called for every dispatch and must be cheap (no
-// I/O); Flush writes pending seqs (the Redis store also does so on its own at
+// invalidation, from a shard's reader: they must not wait for a remote store.
+// UpdateSeq is called for every dispatch and must be cheap (no I/O). Flush
+// writes everything pending (the Redis store also does so on its own at
 // least every second).
 type SessionStore interface {
 	Load(ctx context.Context, shardID int) (Session, bool, error)

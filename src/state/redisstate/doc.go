@@ -11,5 +11,6 @@
 //	                                                     TTL state.SessionTTL
 //
 // Redis trouble never stops dispatching: the limiter falls back to
-// in-process limits and the session store retries its writes.
+// in-process limits, and the session store does no I/O on a shard's behalf
+// (every write goes out from its own flush loop, retried until it lands).
 package redisstate

@@ -95,6 +95,9 @@ func TestRealRedisSessionsFlushAndRestore(t *testing.T) {
 	s := NewSessions(client, bot, 0, n, clock.NewFake(t0), discardLogger())
 	for shard := range n {
 		require.NoError(t, s.Save(ctx, shard, sess))
+	}
+	require.NoError(t, s.Flush(ctx))
+	for shard := range n {
 		s.UpdateSeq(shard, int64(shard))
 	}
 	rt.reset()

@@ -27,8 +27,11 @@ const (
 )
 
 // Sessions is a SessionStore in Redis for the shards [first, first+count)
-// of this process. UpdateSeq only touches an atomic slot; Run (every
-// FlushInterval) and Flush write all pending seqs in one pipeline.
+// of this process. Nothing a shard calls waits for Redis: UpdateSeq only
+// touches an atomic slot, and Save and Delete only note what to write. Run
+// (every FlushInterval) and Flush send everything pending in one pipeline,
+// without holding the lock the shards take, so a slow or absent Redis never
+// holds up a shard's reader.
 type Sessions struct {
 	client redis.UniversalClient
 	botID  string
@@ -38,9 +41,10 @@ type Sessions struct {
 	hot    []seqSlot // written by UpdateSeq, lock-free
 	keys   []string  // session key per slot, built once
 
-	mu      sync.Mutex // serializes Redis writes and guards cold
+	flushMu sync.Mutex // one flush at a time
+	mu      sync.Mutex // guards cold; never held across a round trip
 	cold    []slotState
-	pending []int // scratch: slots in the flush being sent
+	ops     []flushOp // scratch: the flush being sent (under flushMu)
 	warn    throttle
 }
 
@@ -54,18 +58,26 @@ type seqSlot struct {
 
 // slotState is what the flush needs besides the seq.
 type slotState struct {
-	active bool // a session exists: flushing seq is meaningful
-	// A Save or Delete that failed, retried by the next flush.
-	retrySave   bool
-	retryDelete bool
-	session     state.Session
+	active   bool // a session exists: flushing seq is meaningful
+	needSave bool // the whole hash is still to be written
+	needDel  bool // the key is still to be deleted
+	session  state.Session
+	gen      uint64    // bumped by every Save and Delete
+	written  time.Time // last successful write: TTL refresh due after SessionTTL/3
+}
+
+// flushOp is one slot's part of a flush.
+type flushOp struct {
+	slot int
+	gen  uint64
+	seq  bool // only the seq (and TTL): re-mark dirty if the flush fails
 }
 
 var _ state.SessionStore = (*Sessions)(nil)
 
 // NewSessions returns the store for shards first..first+count-1 of the bot
-// botID. Other shard ids still load, save and delete, but UpdateSeq ignores
-// them.
+// botID. Other shard ids still load, save and delete (directly), but
+// UpdateSeq ignores them.
 func NewSessions(client redis.UniversalClient, botID string, firstShard, count int, clk clock.Clock, logger *slog.Logger) *Sessions {
 	count = max(count, 0)
 	keys := make([]string, count)
@@ -73,16 +85,16 @@ func NewSessions(client redis.UniversalClient, botID string, firstShard, count i
 		keys[i] = SessionKey(botID, firstShard+i)
 	}
 	return &Sessions{
-		client:  client,
-		botID:   botID,
-		clk:     clk,
-		logger:  orDiscard(logger),
-		first:   firstShard,
-		hot:     make([]seqSlot, count),
-		keys:    keys,
-		cold:    make([]slotState, count),
-		pending: make([]int, 0, count),
-		warn:    throttle{clk: clk, interval: logEvery},
+		client: client,
+		botID:  botID,
+		clk:    clk,
+		logger: orDiscard(logger),
+		first:  firstShard,
+		hot:    make([]seqSlot, count),
+		keys:   keys,
+		cold:   make([]slotState, count),
+		ops:    make([]flushOp, 0, count),
+		warn:   throttle{clk: clk, interval: logEvery},
 	}
 }
 
@@ -133,7 +145,8 @@ func (s *Sessions) Load(ctx context.Context, shardID int) (state.Session, bool, 
 		s.mu.Lock()
 		s.hot[i].seq.Store(sess.Seq)
 		s.hot[i].dirty.Store(false)
-		s.cold[i] = slotState{active: true}
+		c := &s.cold[i]
+		*c = slotState{active: true, gen: c.gen + 1, written: s.clk.Now()}
 		s.mu.Unlock()
 	}
 	return sess, true, nil
@@ -155,27 +168,27 @@ func parseSession(f map[string]string) (state.Session, bool) {
 	return sess, true
 }
 
-// Save writes shardID's whole session (READY/RESUMED) and its TTL in one
-// round trip. On failure the next flush tries again.
+// Save records shardID's whole session (READY/RESUMED, shutdown); the next
+// flush writes it (HSET + PEXPIRE), at most FlushInterval later. Shards
+// outside this store's range are written at once.
 func (s *Sessions) Save(ctx context.Context, shardID int, sess state.Session) error {
+	i := s.index(shardID)
+	if i < 0 {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		pipe := s.client.Pipeline()
+		queueSave(ctx, pipe, s.key(shardID), sess)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("save session of shard %d: %w", shardID, err)
+		}
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.index(shardID)
-	if i >= 0 {
-		s.hot[i].seq.Store(sess.Seq)
-		s.hot[i].dirty.Store(false)
-		s.cold[i] = slotState{active: true}
-	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	pipe := s.client.Pipeline()
-	queueSave(ctx, pipe, s.key(shardID), sess)
-	if _, err := pipe.Exec(ctx); err != nil {
-		if i >= 0 {
-			s.cold[i].retrySave, s.cold[i].session = true, sess
-		}
-		return fmt.Errorf("save session of shard %d: %w", shardID, err)
-	}
+	s.hot[i].seq.Store(sess.Seq)
+	s.hot[i].dirty.Store(false)
+	c := &s.cold[i]
+	*c = slotState{active: true, needSave: true, session: sess, gen: c.gen + 1, written: c.written}
 	return nil
 }
 
@@ -188,69 +201,88 @@ func queueSave(ctx context.Context, pipe redis.Pipeliner, key string, sess state
 	pipe.PExpire(ctx, key, state.SessionTTL)
 }
 
-// Delete removes shardID's session (invalidated). On failure the next
-// flush tries again.
+// Delete drops shardID's session (invalidated); the next flush deletes the
+// key. Shards outside this store's range are deleted at once.
 func (s *Sessions) Delete(ctx context.Context, shardID int) error {
+	i := s.index(shardID)
+	if i < 0 {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		if err := s.client.Del(ctx, s.key(shardID)).Err(); err != nil {
+			return fmt.Errorf("delete session of shard %d: %w", shardID, err)
+		}
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.index(shardID)
-	if i >= 0 {
-		s.hot[i].dirty.Store(false)
-		s.cold[i] = slotState{}
-	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	if err := s.client.Del(ctx, s.key(shardID)).Err(); err != nil {
-		if i >= 0 {
-			s.cold[i].retryDelete = true
-		}
-		return fmt.Errorf("delete session of shard %d: %w", shardID, err)
-	}
+	s.hot[i].dirty.Store(false)
+	c := &s.cold[i]
+	*c = slotState{needDel: true, gen: c.gen + 1}
 	return nil
 }
 
-// Flush writes every pending seq (HSET seq + PEXPIRE per shard), and any
-// failed Save or Delete, in one pipelined round trip. On error everything
-// stays pending for the next call.
+// Flush writes everything pending in one pipelined round trip: new
+// sessions (HSET all fields + PEXPIRE), deletions, changed seqs (HSET seq +
+// PEXPIRE) and, for sessions that stayed quiet, a TTL refresh every
+// SessionTTL/3 so a live session never expires. On error everything stays
+// pending for the next call.
 func (s *Sessions) Flush(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 
+	now := s.clk.Now()
 	pipe := s.client.Pipeline()
-	s.pending = s.pending[:0]
+	s.ops = s.ops[:0]
+	s.mu.Lock()
 	for i := range s.hot {
 		c := &s.cold[i]
-		dirty := s.hot[i].dirty.Load() && s.hot[i].dirty.Swap(false)
+		op := flushOp{slot: i, gen: c.gen}
 		switch {
-		case c.retryDelete:
+		case c.needDel:
 			pipe.Del(ctx, s.keys[i])
-		case c.retrySave:
-			c.session.Seq = s.hot[i].seq.Load()
-			queueSave(ctx, pipe, s.keys[i], c.session)
-		case dirty && c.active:
+		case c.needSave:
+			sess := c.session
+			sess.Seq = s.hot[i].seq.Load()
+			s.hot[i].dirty.Store(false)
+			queueSave(ctx, pipe, s.keys[i], sess)
+		case c.active && s.hot[i].dirty.Load() && s.hot[i].dirty.Swap(false):
 			pipe.HSet(ctx, s.keys[i], fieldSeq, s.hot[i].seq.Load())
+			pipe.PExpire(ctx, s.keys[i], state.SessionTTL)
+			op.seq = true
+		case c.active && now.Sub(c.written) >= state.SessionTTL/3:
 			pipe.PExpire(ctx, s.keys[i], state.SessionTTL)
 		default:
 			continue
 		}
-		s.pending = append(s.pending, i)
+		s.ops = append(s.ops, op)
 	}
-	if len(s.pending) == 0 {
+	s.mu.Unlock()
+	if len(s.ops) == 0 {
 		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		for _, i := range s.pending {
-			if s.cold[i].active {
-				s.hot[i].dirty.Store(true)
-			}
+
+	_, err := pipe.Exec(ctx)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, op := range s.ops {
+		c := &s.cold[op.slot]
+		if c.gen != op.gen {
+			continue // saved or deleted again meanwhile: that write is still pending
 		}
-		return fmt.Errorf("flush sessions of %d shards: %w", len(s.pending), err)
+		switch {
+		case err != nil && op.seq:
+			s.hot[op.slot].dirty.Store(true)
+		case err == nil:
+			c.needSave, c.needDel = false, false
+			c.session = state.Session{}
+			c.written = now
+		}
 	}
-	for _, i := range s.pending {
-		s.cold[i].retrySave, s.cold[i].retryDelete = false, false
-		s.cold[i].session = state.Session{}
+	if err != nil {
+		return fmt.Errorf("flush sessions of %d shards: %w", len(s.ops), err)
 	}
 	return nil
 }

@@ -14,10 +14,13 @@ import (
 
 var sess = state.Session{ID: "9f1c", Seq: 7, ResumeURL: "wss://resume.example/?v=10&encoding=etf", ShardTotal: 16}
 
-func TestSessionsSaveWritesTheHashWithTTL(t *testing.T) {
+func TestSessionsSaveWritesTheHashWithTTLOnTheNextFlush(t *testing.T) {
 	mr, client, rt := newMini(t)
 	s := NewSessions(client, testBot, 0, 16, clock.NewFake(t0), discardLogger())
 	require.NoError(t, s.Save(context.Background(), 3, sess))
+	require.Empty(t, mr.Keys(), "Save does no I/O: a shard's reader never waits for Redis")
+	require.Zero(t, rt.total())
+	require.NoError(t, s.Flush(context.Background()))
 
 	key := "cordis:" + testBot + ":session:3"
 	require.Equal(t, []string{key}, mr.Keys())
@@ -102,6 +105,7 @@ func TestSessionsFlushOf1000ShardsIsOneRoundTrip(t *testing.T) {
 	for shard := range n {
 		require.NoError(t, s.Save(ctx, shard, sess))
 	}
+	require.NoError(t, s.Flush(ctx))
 	mr.FastForward(time.Minute)
 	for shard := range n {
 		s.UpdateSeq(shard, int64(1000+shard))
@@ -142,6 +146,7 @@ func TestSessionsRunFlushesEverySecond(t *testing.T) {
 	s := NewSessions(client, testBot, 0, 2, clk, discardLogger())
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, s.Save(ctx, 0, sess))
+	require.NoError(t, s.Flush(ctx))
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); s.Run(ctx) }()
 
@@ -184,6 +189,7 @@ func TestSessionsExpireOnTheirOwn(t *testing.T) {
 	mr, client, _ := newMini(t)
 	s := NewSessions(client, testBot, 0, 1, clock.NewFake(t0), discardLogger())
 	require.NoError(t, s.Save(context.Background(), 0, sess))
+	require.NoError(t, s.Flush(context.Background()))
 	mr.FastForward(state.SessionTTL)
 	_, ok, err := s.Load(context.Background(), 0)
 	require.NoError(t, err)
@@ -197,10 +203,11 @@ func TestSessionsStoreErrorsAreReturnedAndRetried(t *testing.T) {
 	s := NewSessions(client, testBot, 0, 4, clk, logger)
 	ctx := context.Background()
 	require.NoError(t, s.Save(ctx, 3, sess))
+	require.NoError(t, s.Flush(ctx))
 
 	mr.SetError("READONLY replica")
-	require.Error(t, s.Save(ctx, 0, sess))
-	require.Error(t, s.Delete(ctx, 3))
+	require.NoError(t, s.Save(ctx, 0, sess), "Save only notes the session")
+	require.NoError(t, s.Delete(ctx, 3), "Delete only notes the deletion")
 	s.UpdateSeq(0, 50)
 	_, _, err := s.Load(ctx, 0)
 	require.Error(t, err)
@@ -228,4 +235,38 @@ func TestSessionsStoreErrorsAreReturnedAndRetried(t *testing.T) {
 	require.True(t, ok, "the failed Save was written by a later flush")
 	require.Equal(t, int64(50), got.Seq)
 	require.False(t, mr.Exists(SessionKey(testBot, 3)), "the failed Delete too")
+}
+
+func TestSessionsQuietSessionsKeepTheirTTL(t *testing.T) {
+	mr, client, _ := newMini(t)
+	clk := clock.NewFake(t0)
+	c := clocks{clk, mr}
+	s := NewSessions(client, testBot, 0, 2, clk, discardLogger())
+	ctx := context.Background()
+	require.NoError(t, s.Save(ctx, 1, sess))
+	require.NoError(t, s.Flush(ctx))
+	key := SessionKey(testBot, 1)
+	for range 6 { // 2 x SessionTTL without a single dispatch
+		c.advance(state.SessionTTL / 3)
+		require.NoError(t, s.Flush(ctx))
+		require.Equal(t, state.SessionTTL, mr.TTL(key), "a live session is refreshed every TTL/3")
+	}
+	_, ok, err := s.Load(ctx, 1)
+	require.NoError(t, err)
+	require.True(t, ok)
+}
+
+func TestSessionsSaveDuringAFlushIsNotLost(t *testing.T) {
+	mr, client, _ := newMini(t)
+	s := NewSessions(client, testBot, 0, 1, clock.NewFake(t0), discardLogger())
+	ctx := context.Background()
+	require.NoError(t, s.Save(ctx, 0, sess))
+	mr.SetError("LOADING")
+	require.Error(t, s.Flush(ctx))
+	newer := sess
+	newer.ID = "newer"
+	require.NoError(t, s.Save(ctx, 0, newer))
+	mr.SetError("")
+	require.NoError(t, s.Flush(ctx))
+	require.Equal(t, "newer", mr.HGet(SessionKey(testBot, 0), "session_id"))
 }
