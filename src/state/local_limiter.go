@@ -74,7 +74,7 @@ func (l *LocalLimiter) AcquireWith(ctx context.Context, shardID int, hold func(c
 			return err
 		}
 	}
-	b.setNext(l.clk.Now().Add(IdentifyInterval))
+	b.setNext(l.clk.Now().Add(IdentifyInterval + IdentifyGuard))
 	return nil
 }
 

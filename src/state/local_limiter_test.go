@@ -75,11 +75,11 @@ func TestLocalLimiterSpacesOneBucketByInterval(t *testing.T) {
 		require.NoError(t, l.Acquire(ctx, 0), "first identify goes at once")
 		ch := acquireAsync(ctx, l, other)
 		clk.BlockUntil(1)
-		clk.Advance(IdentifyInterval - time.Millisecond)
+		clk.Advance((IdentifyInterval + IdentifyGuard) - time.Millisecond)
 		notDone(t, ch)
 		clk.Advance(time.Millisecond)
 		require.NoError(t, done(t, ch))
-		require.Equal(t, t0.Add(IdentifyInterval), clk.Now(), "mc=%d", mc)
+		require.Equal(t, t0.Add((IdentifyInterval + IdentifyGuard)), clk.Now(), "mc=%d", mc)
 	}
 }
 
@@ -95,7 +95,7 @@ func TestLocalLimiterRunsBucketsInParallel(t *testing.T) {
 		chs[i] = acquireAsync(ctx, l, 4+i)
 	}
 	clk.BlockUntil(4)
-	clk.Advance(IdentifyInterval)
+	clk.Advance((IdentifyInterval + IdentifyGuard))
 	for _, ch := range chs {
 		require.NoError(t, done(t, ch))
 	}
@@ -119,7 +119,7 @@ func TestLocalLimiterIsFIFOWithinABucket(t *testing.T) {
 	}
 	for _, shard := range want {
 		clk.BlockUntil(1)
-		clk.Advance(IdentifyInterval)
+		clk.Advance((IdentifyInterval + IdentifyGuard))
 		select {
 		case got := <-order:
 			require.Equal(t, shard, got)
@@ -152,9 +152,9 @@ func TestLocalLimiterCancelledWaiterUsesNoSlot(t *testing.T) {
 	require.ErrorIs(t, done(t, head), context.Canceled)
 
 	clk.BlockUntil(1)
-	clk.Advance(IdentifyInterval)
+	clk.Advance((IdentifyInterval + IdentifyGuard))
 	require.NoError(t, done(t, last))
-	require.Equal(t, t0.Add(IdentifyInterval), clk.Now())
+	require.Equal(t, t0.Add((IdentifyInterval + IdentifyGuard)), clk.Now())
 	remaining, _ := l.StartsRemaining()
 	require.Equal(t, 0, remaining)
 }

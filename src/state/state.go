@@ -13,6 +13,12 @@ import (
 // max_concurrency bucket.
 const IdentifyInterval = 5 * time.Second
 
+// IdentifyGuard is added to IdentifyInterval between two IDENTIFYs of a
+// bucket: the interval is measured from when a shard was allowed to
+// identify, but its IDENTIFY reaches Discord a little later (scheduling,
+// the websocket write), and Discord measures between arrivals.
+const IdentifyGuard = 250 * time.Millisecond
+
 // SessionTTL is how long a stored session stays usable after its last
 // write; Discord keeps a dropped session resumable for a few minutes.
 const SessionTTL = 3 * time.Minute

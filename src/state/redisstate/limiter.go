@@ -27,12 +27,10 @@ const (
 	probeAfter = time.Second
 	// noTTLRetry is the pause after repairing a lock that had no expiry.
 	noTTLRetry = 50 * time.Millisecond
-	// ContendedGuard is added to the wait for a lock another holder has.
-	// The lock lives 5 s from when its holder took it, but the holder's
-	// IDENTIFY reaches Discord a little later (scheduling, the websocket
-	// write); without the guard two clusters' IDENTIFYs could land a few
-	// milliseconds under 5 s apart, which Discord counts as too fast.
-	ContendedGuard = 250 * time.Millisecond
+	// ContendedGuard is added to the wait for a lock another holder has:
+	// the lock lives 5 s from when its holder took it, but the holder's
+	// IDENTIFY reaches Discord a little later (see state.IdentifyGuard).
+	ContendedGuard = state.IdentifyGuard
 )
 
 // Limiter is an IdentifyLimiter shared by every process using the same bot

@@ -192,7 +192,7 @@ func TestLimiterFallsBackToLocalLimitsWhileRedisIsDown(t *testing.T) {
 			for shard := 1; shard <= 3; shard++ {
 				ch := acquireAsync(ctx, l, shard)
 				clk.BlockUntil(1) // the local 5 s still applies
-				clk.Advance(state.IdentifyInterval - time.Millisecond)
+				clk.Advance(state.IdentifyInterval + state.IdentifyGuard - time.Millisecond)
 				notDone(t, ch)
 				clk.Advance(time.Millisecond)
 				require.NoError(t, done(t, ch))
@@ -202,7 +202,7 @@ func TestLimiterFallsBackToLocalLimitsWhileRedisIsDown(t *testing.T) {
 			tc.back(t, mr)
 			ch := acquireAsync(ctx, l, 4)
 			clk.BlockUntil(1)
-			clk.Advance(state.IdentifyInterval)
+			clk.Advance(state.IdentifyInterval + state.IdentifyGuard)
 			require.NoError(t, done(t, ch))
 			require.Equal(t, []string{IdentifyKey(testBot, 1, 0)}, mr.Keys(), "back on Redis")
 			require.Equal(t, 1, logs.count("reachable again"))
