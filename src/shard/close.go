@@ -64,6 +64,9 @@ type FatalError struct {
 }
 
 func (e *FatalError) Error() string {
+	if e.Code == 0 {
+		return fmt.Sprintf("shard %d: %s", e.ShardID, e.Reason)
+	}
 	msg := fmt.Sprintf("shard %d: Discord closed the connection with %d (%s)", e.ShardID, e.Code, fatalCodes[e.Code])
 	if e.Reason != "" {
 		msg += ": " + e.Reason

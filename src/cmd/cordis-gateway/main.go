@@ -76,6 +76,5 @@ func run() int {
 		code = ee.Code
 	}
 	log.Error("gateway stopped", slog.Any("error", err))
-	fmt.Fprintf(os.Stderr, "cordis-gateway: %v\n", err)
 	return code
 }
