@@ -73,7 +73,7 @@ func Connect(ctx context.Context, opts Options) (*Broker, error) {
 		commands:    make(chan Command, commandBuffer),
 		stopConsume: make(chan struct{}),
 	}
-	s, err := b.connect(ctx, &backoff{min: opts.MinBackoff, max: opts.MaxBackoff}, false)
+	s, err := b.connect(ctx, &reconnectBackoff{min: opts.MinBackoff, max: opts.MaxBackoff}, false)
 	if err != nil {
 		return nil, fmt.Errorf("connect to rabbitmq %s: %w", redactURL(opts.URL), err)
 	}
@@ -85,7 +85,7 @@ func Connect(ctx context.Context, opts Options) (*Broker, error) {
 
 // connect opens a session, retrying with backoff until it works or ctx ends, and
 // installs it as the current one. With waitFirst it backs off before the first attempt too.
-func (b *Broker) connect(ctx context.Context, bo *backoff, waitFirst bool) (*session, error) {
+func (b *Broker) connect(ctx context.Context, bo *reconnectBackoff, waitFirst bool) (*session, error) {
 	if waitFirst && !sleepCtx(ctx, bo.next()) {
 		return nil, ctx.Err()
 	}
@@ -135,7 +135,7 @@ func (b *Broker) install(s *session) {
 // Close ends runCtx. Shards keep publishing into the outbox meanwhile.
 func (b *Broker) run(s *session) {
 	defer close(b.done)
-	bo := backoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
+	bo := reconnectBackoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
 	for {
 		started := time.Now()
 		err := b.serve(b.runCtx, s)
@@ -159,7 +159,7 @@ func (b *Broker) run(s *session) {
 		// turn into a tight reconnect loop.
 		flapping := lost.Sub(started) < stableSession
 		if !flapping {
-			bo = backoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
+			bo = reconnectBackoff{min: b.opts.MinBackoff, max: b.opts.MaxBackoff}
 		}
 		if s, err = b.connect(b.runCtx, &bo, flapping); err != nil {
 			return // Close

@@ -120,7 +120,7 @@ func TestURLAndErrorsNeverShowThePassword(t *testing.T) {
 }
 
 func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
-	b := backoff{min: time.Second, max: 30 * time.Second}
+	b := reconnectBackoff{min: time.Second, max: 30 * time.Second}
 	for attempt := range 40 {
 		want := min(time.Second<<min(attempt, 31), 30*time.Second)
 		if attempt > 31 {

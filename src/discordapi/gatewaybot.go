@@ -67,7 +67,7 @@ func GetGatewayBot(ctx context.Context, client *http.Client, base string, token 
 		}
 		wait := r.after
 		if wait <= 0 {
-			wait = backoff(failures, o.jitter())
+			wait = retryDelay(failures, o.jitter())
 			failures++
 		}
 		if o.log != nil {

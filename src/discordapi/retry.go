@@ -2,6 +2,8 @@ package discordapi
 
 import (
 	"encoding/json"
+
+	"github.com/cordis-gateway/cordis/src/backoff"
 	"math"
 	"net/http"
 	"strconv"
@@ -25,15 +27,10 @@ type retryable struct {
 func (r *retryable) Error() string { return r.err.Error() }
 func (r *retryable) Unwrap() error { return r.err }
 
-// backoff is the wait after the n-th consecutive failure (n from 0):
-// 1 s doubling up to 30 s, then scaled into [d/2, d) by jitter in [0,1)
-// so that many gateways restarted together do not retry in lockstep.
-func backoff(n int, jitter float64) time.Duration {
-	d := maxBackoff
-	if n < 5 { // 1<<5 s > 30 s
-		d = min(minBackoff<<n, maxBackoff)
-	}
-	return d/2 + time.Duration(jitter*float64(d/2))
+// retryDelay is the wait after the n-th consecutive failure (n from 0):
+// 1 s doubling up to 30 s, jittered.
+func retryDelay(n int, jitter float64) time.Duration {
+	return backoff.Delay(minBackoff, maxBackoff, n, jitter)
 }
 
 // retryAfter reads how long a 429 asks to wait: the body's retry_after

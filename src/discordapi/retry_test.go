@@ -21,12 +21,12 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 		{63, 0.5, 22500 * time.Millisecond},
 		{1000, 0.5, 22500 * time.Millisecond},
 	} {
-		got := backoff(tc.n, tc.jitter)
+		got := retryDelay(tc.n, tc.jitter)
 		if got < tc.want-20*time.Nanosecond || got > tc.want {
-			t.Errorf("backoff(%d, %v) = %v, want %v", tc.n, tc.jitter, got, tc.want)
+			t.Errorf("retryDelay(%d, %v) = %v, want %v", tc.n, tc.jitter, got, tc.want)
 		}
 		if got > maxBackoff {
-			t.Errorf("backoff(%d) = %v exceeds %v", tc.n, got, maxBackoff)
+			t.Errorf("retryDelay(%d) = %v exceeds %v", tc.n, got, maxBackoff)
 		}
 	}
 }

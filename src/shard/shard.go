@@ -17,6 +17,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/cordis-gateway/cordis/src/backoff"
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/codec"
 	"github.com/cordis-gateway/cordis/src/config"
@@ -212,12 +213,9 @@ func (s *Shard) stop(ctx context.Context) error {
 	return nil
 }
 
-// backoff is jittered exponential: 1 s, 2 s, 4 s ... capped at maxBackoff,
-// each scaled into [d/2, d).
+// backoff is jittered exponential: 1 s, 2 s, 4 s ... capped at maxBackoff.
 func (s *Shard) backoff(failures int) time.Duration {
-	d := time.Second << min(failures-1, 6)
-	d = min(d, maxBackoff)
-	return d/2 + time.Duration(s.cfg.Rand()*float64(d/2))
+	return backoff.Delay(time.Second, maxBackoff, failures-1, s.cfg.Rand())
 }
 
 func (s *Shard) restoreSession(ctx context.Context) {
