@@ -4,8 +4,9 @@ import "time"
 
 // sendLimiter enforces Discord's per-connection send limit (120 payloads per
 // 60 s, DESIGN.md §4) as a sliding window over the times of recent sends.
-// Commands may only use limit-reserved of the window, so the slots kept back
-// are always there for heartbeats, IDENTIFY and RESUME: workers publishing
+// Every send is recorded, but only commands wait: they may use limit-reserved
+// slots of the window, so the slots kept back are always there for
+// heartbeats, IDENTIFY and RESUME, which go out at once. Workers publishing
 // too many commands can never get a shard disconnected or starve its
 // heartbeat.
 type sendLimiter struct {
@@ -21,13 +22,9 @@ func newSendLimiter(limit, reserved int, window time.Duration) *sendLimiter {
 	return &sendLimiter{window: window, limit: limit, reserved: reserved, sent: make([]time.Time, limit)}
 }
 
-// wait reports how long a send must wait at now; 0 means it may go now.
-// Priority sends (heartbeat, identify, resume) may use the whole limit.
-func (l *sendLimiter) wait(now time.Time, priority bool) time.Duration {
+// wait reports how long a command must wait at now; 0 means it may go now.
+func (l *sendLimiter) wait(now time.Time) time.Duration {
 	allowed := l.limit - l.reserved
-	if priority {
-		allowed = l.limit
-	}
 	if l.inWindow(now) < allowed {
 		return 0
 	}
@@ -36,8 +33,8 @@ func (l *sendLimiter) wait(now time.Time, priority bool) time.Duration {
 	return l.sent[idx].Add(l.window).Sub(now)
 }
 
-// record notes a send at now. Callers only send when wait returned 0, or
-// for priority sends that cannot be delayed.
+// record notes a send at now: a command once wait returned 0, or a
+// heartbeat, IDENTIFY or RESUME, which never wait.
 func (l *sendLimiter) record(now time.Time) {
 	l.sent[l.next] = now
 	l.next = (l.next + 1) % l.limit

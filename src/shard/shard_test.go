@@ -228,17 +228,17 @@ func TestSendLimiterKeepsSlotsForHeartbeats(t *testing.T) {
 	start := time.Unix(0, 0)
 	l := newSendLimiter(120, 10, time.Minute)
 	for i := range 110 {
-		require.Zero(t, l.wait(start.Add(time.Duration(i)*time.Millisecond), false), "command %d", i)
+		require.Zero(t, l.wait(start.Add(time.Duration(i)*time.Millisecond)), "command %d", i)
 		l.record(start.Add(time.Duration(i) * time.Millisecond))
 	}
 	now := start.Add(time.Second)
-	assert.Equal(t, time.Minute-time.Second, l.wait(now, false), "command 111 waits for the first send to leave the window")
-	assert.Zero(t, l.wait(now, true), "heartbeats still have reserved slots")
-	for range 10 {
+	assert.Equal(t, time.Minute-time.Second, l.wait(now), "command 111 waits for the first send to leave the window")
+	for range 10 { // the reserved slots: heartbeats, IDENTIFY, RESUME
 		l.record(now)
 	}
-	assert.Positive(t, l.wait(now, true), "even priority sends stop at 120")
-	assert.Zero(t, l.wait(start.Add(time.Minute+time.Second), false), "window slid past the first sends")
+	assert.Equal(t, 120, l.inWindow(now), "120 sends in the window, none over Discord's limit")
+	assert.Equal(t, time.Minute-time.Second+10*time.Millisecond, l.wait(now), "commands wait until 11 sends left the window")
+	assert.Zero(t, l.wait(start.Add(time.Minute+time.Second)), "window slid past the first sends")
 }
 
 func waitUntil(t *testing.T, cond func() bool) {

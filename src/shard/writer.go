@@ -73,7 +73,7 @@ func (c *connection) writeLoop(interval time.Duration) {
 			cmdWait, waitC = nil, nil
 		}
 		if s.pending != nil && waitC == nil && c.isEst.Load() {
-			if w := lim.wait(clk.Now(), false); w > 0 {
+			if w := lim.wait(clk.Now()); w > 0 {
 				cmdWait = clk.NewTimer(w)
 				waitC = cmdWait.C()
 				s.log.Debug("command delayed by the send limit", slog.Duration("wait", w))
