@@ -89,6 +89,12 @@ const (
 // maxBackoff caps the wait between failed connection attempts.
 const maxBackoff = 60 * time.Second
 
+// stableAfter is how long a session must have lasted for its end to count
+// as normal: one that ends sooner (a dispatch that can never be published,
+// Discord closing again and again) backs off like a failed attempt instead
+// of reconnecting in a tight loop.
+const stableAfter = 30 * time.Second
+
 // maxResumeAttempts is how many resume attempts in a row may fail (dial
 // errors, closes before RESUMED) before the session is given up and the
 // shard identifies on the main url: a resume url that stays unreachable
@@ -166,6 +172,7 @@ func (s *Shard) Run(ctx context.Context) error {
 	for {
 		resume := s.resumable()
 		s.setState(Connecting)
+		began := s.cfg.Clock.Now()
 		res := s.connect(ctx, resume)
 		if ctx.Err() != nil {
 			return s.stop(ctx)
@@ -174,7 +181,7 @@ func (s *Shard) Run(ctx context.Context) error {
 			s.setState(Stopped)
 			return res.fatal
 		}
-		if res.established {
+		if res.established && s.cfg.Clock.Now().Sub(began) >= stableAfter {
 			failures = 0
 		} else {
 			failures++

@@ -105,10 +105,11 @@ func TestInvalidSessionRules(t *testing.T) {
 			_, pub, _ := startShard(t, stub, fake, nil)
 			c := established(t, stub, pub, "sess-9")
 			c.send(map[string]any{"op": 9, "d": tt.resumable})
-			if !tt.resumable {
+			if tt.resumable {
+				afterBackoff(fake, shortSessionBackoff)
+			} else {
 				// Discord: wait 1-5 s before identifying again (Rand 0.5 -> 3 s).
-				fake.BlockUntilTimer(3 * time.Second)
-				fake.Advance(3 * time.Second)
+				afterBackoff(fake, 3*time.Second)
 			}
 			r := stub.next()
 			assert.Equal(t, tt.wantURL, r.url)
@@ -187,6 +188,7 @@ func TestZombieConnectionIsClosedAndResumed(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("zombie connection was not closed")
 	}
+	afterBackoff(fake, shortSessionBackoff)
 	r := stub.next()
 	assert.Equal(t, "/resume?encoding=json&v=10", r.url)
 }
@@ -257,19 +259,16 @@ func TestResumeThatKeepsFailingFallsBackToIdentify(t *testing.T) {
 	_, pub, _ := startShard(t, stub, fake, nil)
 	c := established(t, stub, pub, "sess-r")
 	c.closeWith(4000)
-	// Rand 0.5: backoff waits are 0.75 x 1 s, 2 s, 4 s.
-	waits := []time.Duration{0, 750 * time.Millisecond, 1500 * time.Millisecond}
+	// Rand 0.5: backoff waits are 0.75 x 1 s, 2 s, 4 s, 8 s (the session
+	// ended early, so it counts as the first failure).
+	waits := []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}
 	for i := range maxResumeAttempts {
-		if waits[i] > 0 {
-			fake.BlockUntilTimer(waits[i])
-			fake.Advance(waits[i])
-		}
+		afterBackoff(fake, waits[i])
 		r := stub.next()
 		require.Equal(t, "/resume?encoding=json&v=10", r.url, "attempt %d resumes", i+1)
 		r.closeWith(4000) // the resume url is broken
 	}
-	fake.BlockUntilTimer(3 * time.Second)
-	fake.Advance(3 * time.Second)
+	afterBackoff(fake, 6*time.Second)
 	r := stub.next()
 	assert.Equal(t, "/?encoding=json&v=10", r.url, "after %d failed resumes the shard identifies", maxResumeAttempts)
 	r.hello(45000)
@@ -338,6 +337,7 @@ func TestResumeTimeoutWaitsWhileReplayIsHeldUp(t *testing.T) {
 	_, _, _ = startShard(t, stub, fake, func(c *Config) { c.Publisher = gated })
 	c := established(t, stub, gated.recordingPublisher, "sess-rt")
 	c.send(map[string]any{"op": 7, "d": nil})
+	afterBackoff(fake, shortSessionBackoff)
 	r := stub.next()
 	r.hello(45000)
 	r.expect(6)
@@ -357,4 +357,38 @@ func TestResumeTimeoutWaitsWhileReplayIsHeldUp(t *testing.T) {
 		t.Fatalf("the shard gave up its resume: new connection to %s", extra.url)
 	case <-time.After(100 * time.Millisecond):
 	}
+}
+
+// shortSessionBackoff is the wait after a session that ended within
+// stableAfter: the first step of the backoff (Rand 0.5 -> 0.75 x 1 s).
+const shortSessionBackoff = 750 * time.Millisecond
+
+// afterBackoff advances the fake clock through the shard's wait of d
+// before its next connection.
+func afterBackoff(fake *clock.Fake, d time.Duration) {
+	fake.BlockUntilTimer(d)
+	fake.Advance(d)
+}
+
+func TestASessionThatEndsEarlyBacksOff(t *testing.T) {
+	stub := newDiscordStub(t)
+	fake := clock.NewFake(time.Unix(0, 0))
+	_, pub, _ := startShard(t, stub, fake, nil)
+	c := established(t, stub, pub, "sess-short")
+	c.closeWith(4000)
+	select {
+	case r := <-stub.conns:
+		t.Fatalf("reconnected to %s at once after a session of no time", r.url)
+	case <-time.After(100 * time.Millisecond):
+	}
+	afterBackoff(fake, shortSessionBackoff)
+	r := stub.next()
+	r.hello(45000)
+	r.expect(6)
+	r.sendRaw([]byte(`{"op":0,"s":2,"t":"RESUMED","d":{}}`))
+	require.Equal(t, "RESUMED", pub.next(t).key)
+	// A session that lasted reconnects at once.
+	fake.Advance(stableAfter)
+	r.closeWith(4000)
+	stub.next()
 }
