@@ -103,7 +103,7 @@ func (b *Broker) connect(ctx context.Context, bo *reconnectBackoff, waitFirst bo
 		}
 		wait := bo.next()
 		b.log.Warn("rabbitmq connection attempt failed",
-			"url", redactURL(b.opts.URL), "attempt", attempt, "retry_in", wait, "err", err)
+			"url", redactURL(b.opts.URL), "attempt", attempt, "retry_in", wait, "error", err)
 		if !sleepCtx(ctx, wait) {
 			return nil, ctx.Err()
 		}
@@ -151,7 +151,7 @@ func (b *Broker) run(s *session) {
 		b.dropRefused(err)
 		msgs, bytes := b.out.stats()
 		b.log.Warn("rabbitmq connection lost; reconnecting",
-			"err", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
+			"error", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
 		s.shutdown()
 		lost := time.Now()
 		// A session that lived a while earns an immediate reconnect. One that died at once
@@ -192,7 +192,7 @@ func (b *Broker) dropRefused(loss error) {
 	}
 	if d, ok := b.out.dropFirstOfSize(size); ok {
 		b.log.Error("dropping a dispatch larger than rabbitmq's max_message_size",
-			"shard_id", d.shard, "event", d.key, "bytes", d.size, "err", aerr.Reason)
+			"shard_id", d.shard, "event", d.key, "bytes", d.size, "error", aerr.Reason)
 	}
 }
 

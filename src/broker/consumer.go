@@ -39,7 +39,7 @@ func (b *Broker) command(d amqp.Delivery) Command {
 	id, ok, err := parseShardID(d.Headers)
 	switch {
 	case err != nil:
-		b.log.Debug("command sent to every shard: ignoring its shard_id header", "err", err)
+		b.log.Debug("command sent to every shard: ignoring its shard_id header", "error", err)
 	case ok:
 		cmd.ShardID, cmd.Targeted = id, true
 	}
@@ -77,7 +77,7 @@ func (b *Broker) cancelConsumer(s *session) {
 	go func() {
 		defer b.bg.Done()
 		if err := s.con.Cancel(b.consumerTag, true); err != nil {
-			b.log.Debug("cancel command consumer", "err", err)
+			b.log.Debug("cancel command consumer", "error", err)
 		}
 	}()
 }

@@ -167,7 +167,7 @@ func (l *Limiter) markDown(err error) {
 	l.mu.Unlock()
 	if ok, n := l.warn.allow(); ok {
 		l.logger.Warn("redis unavailable: identify limits fall back to this process only",
-			"err", err, "suppressed", n)
+			"error", err, "suppressed", n)
 	}
 }
 

@@ -308,7 +308,7 @@ func (s *Sessions) Run(ctx context.Context) {
 		case err != nil && ctx.Err() == nil:
 			failing = true
 			if ok, n := s.warn.allow(); ok {
-				s.logger.Warn("redis session flush failed; retrying", "err", err, "suppressed", n)
+				s.logger.Warn("redis session flush failed; retrying", "error", err, "suppressed", n)
 			}
 		case err == nil && failing:
 			failing = false
