@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cordis-gateway/cordis/src/broker"
 	"github.com/cordis-gateway/cordis/src/codec"
@@ -21,6 +22,31 @@ type Cluster struct {
 	codec  codec.Codec
 	log    *slog.Logger
 	obs    Observer
+
+	// Warnings about dropped commands are rate-limited: a worker publishing
+	// garbage in a loop must not flood the log (the metric counts them all).
+	warnMu     sync.Mutex
+	warnedAt   time.Time
+	suppressed int
+}
+
+// warnEvery is the most often a dropped-command warning is logged.
+const warnEvery = 10 * time.Second
+
+// warnDropped logs a warning unless one was logged within warnEvery; the
+// next one says how many were left out.
+func (c *Cluster) warnDropped(msg string, attrs ...slog.Attr) {
+	c.warnMu.Lock()
+	now := time.Now()
+	if !c.warnedAt.IsZero() && now.Sub(c.warnedAt) < warnEvery {
+		c.suppressed++
+		c.warnMu.Unlock()
+		return
+	}
+	n := c.suppressed
+	c.warnedAt, c.suppressed = now, 0
+	c.warnMu.Unlock()
+	c.log.LogAttrs(context.Background(), slog.LevelWarn, msg, append(attrs, slog.Int("suppressed_since_last", n))...)
 }
 
 // Observer counts commands (metrics); may be nil.
@@ -106,7 +132,7 @@ func (c *Cluster) Forward(cmd broker.Command) (sent int) {
 	op, err := codec.ValidateCommand(c.codec, cmd.Body)
 	if err != nil {
 		c.obs.CommandRefused()
-		c.log.Warn("dropped a command from gateway_commands", slog.Int("bytes", len(cmd.Body)),
+		c.warnDropped("dropped a command from gateway_commands", slog.Int("bytes", len(cmd.Body)),
 			slog.Bool("gateway_op", errors.Is(err, codec.ErrRefusedOp)))
 		c.log.Debug("why the command was dropped", slog.Any("error", err))
 		return 0
@@ -129,7 +155,7 @@ func (c *Cluster) send(s *shard.Shard, body []byte, op int) int {
 	if s.Send(body) {
 		return 1
 	}
-	c.log.Warn("command queue full; command dropped", slog.Int("shard_id", s.ID()), slog.Int("op", op))
+	c.warnDropped("command queue full; command dropped", slog.Int("shard_id", s.ID()), slog.Int("op", op))
 	return 0
 }
 

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,4 +75,14 @@ func TestShardsAreCreatedForTheRange(t *testing.T) {
 	}
 	assert.Equal(t, []int{4, 5, 6}, ids)
 	assert.False(t, c.Ready())
+}
+
+func TestDroppedCommandWarningsAreRateLimited(t *testing.T) {
+	var logs strings.Builder
+	c := New(config.Shards{First: 0, Count: 1, Total: 1},
+		shard.Config{Codec: codec.JSON{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, nil)
+	for range 100 {
+		c.Forward(broker.Command{Body: []byte("garbage")})
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "dropped a command"), "one warning, not one per command")
 }
