@@ -33,9 +33,11 @@ type connResult struct {
 	err         error // why the connection ended
 }
 
-// connection is one websocket connection of a shard. Three goroutines share
+// connection is one websocket connection of a shard. Four goroutines share
 // it: the reader (the caller of run), the writer (the only one that writes
-// data frames) and the handshake (identify or resume, then its timeout).
+// data frames), the handshake (identify or resume, then its timeouts) and
+// the closer (closes the socket when the connection's context ends). run
+// returns only after all of them have.
 type connection struct {
 	s     *Shard
 	ws    *websocket.Conn
