@@ -43,8 +43,7 @@ const (
 )
 
 // Run runs the gateway until ctx ends (nil) or something it cannot recover
-// from happens.
-// version goes into the User-Agent of the one REST request.
+// from happens. version goes into the User-Agent of the one REST request.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) error {
 	cd, err := codec.ForEncoding(cfg.Encoding)
 	if err != nil {
@@ -54,24 +53,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 
 	// Metrics and health come up first: /healthz answers while RabbitMQ is
 	// still being waited for, and confirms are counted from the start.
-	var (
-		m     *metrics.Metrics
-		parts running
-	)
+	var parts running
+	m, err := startMetrics(ctx, cfg.MetricsAddr, &parts, log)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
 	opts := broker.Options{URL: cfg.AMQPURL, ContentType: cd.ContentType(), Logger: log}
-	if cfg.MetricsAddr != "" {
-		m = metrics.New(parts.buffered)
+	if m != nil {
 		opts.OnConfirm = m.DispatchPublished
-		srvErr, err := metrics.Serve(ctx, cfg.MetricsAddr, m.Handler(parts.ready))
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		go func() {
-			if err := <-srvErr; err != nil {
-				log.Error("metrics server stopped", slog.Any("error", err))
-			}
-		}()
-		log.Info("serving /metrics, /healthz and /readyz", slog.String("addr", cfg.MetricsAddr))
 	}
 	log.Info("connecting to RabbitMQ")
 	b, err := broker.Connect(ctx, opts)
@@ -121,28 +110,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 		slog.Int("max_concurrency", gb.SessionStartLimit.MaxConcurrency),
 		slog.Int("identifies_remaining", gb.SessionStartLimit.Remaining))
 
-	limit := state.StartLimit{
-		Total:          gb.SessionStartLimit.Total,
-		Remaining:      gb.SessionStartLimit.Remaining,
-		ResetAfter:     gb.SessionStartLimit.ResetAfter,
-		MaxConcurrency: gb.SessionStartLimit.MaxConcurrency,
-	}
-	var (
-		limiter  state.IdentifyLimiter
-		sessions state.SessionStore
-	)
 	stateCtx, stopState := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopState()
-	if rdb != nil {
-		botID := redisstate.BotID(cfg.Token.Reveal())
-		limiter = redisstate.NewLimiter(rdb, botID, limit, clk, log)
-		rs := redisstate.NewSessions(rdb, botID, shards.First, shards.Count, clk, log)
-		go rs.Run(stateCtx)
-		sessions = rs
-	} else {
-		limiter = state.NewLocalLimiter(clk, limit)
-		sessions = state.NewMemorySessions()
-	}
+	limiter, sessions := newState(stateCtx, rdb, cfg.Token, gb.SessionStartLimit, shards, clk, log)
 
 	var (
 		observer shard.Observer
@@ -176,8 +146,62 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 
 	parts.cluster.Store(cl)
 
-	// Shutdown order (§7): stop consuming commands, close the shards, wait
-	// for the confirms of what they handed over, save the sessions.
+	start, runErr := runShards(ctx, cl, b, log)
+	brokerOpen = false
+	closeBroker(b, log, start.Add(confirmBy))
+	saveCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), start.Add(saveBy))
+	if err := sessions.Flush(saveCtx); err != nil {
+		log.Warn("could not save sessions", slog.Any("error", err))
+	}
+	cancel()
+	stopState()
+	return runErr
+}
+
+// startMetrics serves /metrics, /healthz and /readyz on addr (when set)
+// before anything else starts, so health answers while RabbitMQ is awaited.
+func startMetrics(ctx context.Context, addr string, parts *running, log *slog.Logger) (*metrics.Metrics, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	m := metrics.New(parts.buffered)
+	srvErr, err := metrics.Serve(ctx, addr, m.Handler(parts.ready))
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := <-srvErr; err != nil {
+			log.Error("metrics server stopped", slog.Any("error", err))
+		}
+	}()
+	log.Info("serving /metrics, /healthz and /readyz", slog.String("addr", addr))
+	return m, nil
+}
+
+// newState picks the identify limiter and session store (§6): Redis-backed
+// when configured (with its flush loop running until ctx ends), in memory
+// otherwise.
+func newState(ctx context.Context, rdb *redis.Client, token config.Secret, sl discordapi.SessionStartLimit,
+	shards config.Shards, clk clock.Clock, log *slog.Logger) (state.IdentifyLimiter, state.SessionStore) {
+	limit := state.StartLimit{
+		Total:          sl.Total,
+		Remaining:      sl.Remaining,
+		ResetAfter:     sl.ResetAfter,
+		MaxConcurrency: sl.MaxConcurrency,
+	}
+	if rdb == nil {
+		return state.NewLocalLimiter(clk, limit), state.NewMemorySessions()
+	}
+	botID := redisstate.BotID(token.Reveal())
+	sessions := redisstate.NewSessions(rdb, botID, shards.First, shards.Count, clk, log)
+	go sessions.Run(ctx)
+	return redisstate.NewLimiter(rdb, botID, limit, clk, log), sessions
+}
+
+// runShards runs the cluster until ctx ends or a shard stops fatally. On
+// shutdown (§7) it stops consuming commands first, then closes the shards.
+// It returns when the shutdown began: the rest of it is timed from there.
+func runShards(ctx context.Context, cl *cluster.Cluster, b *broker.Broker, log *slog.Logger) (time.Time, error) {
 	shardCtx, stopShards := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopShards()
 	var stopping atomic.Int64 // unix nanos when the shards were told to close
@@ -191,22 +215,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 		case <-shardCtx.Done():
 		}
 	}()
-	runErr := cl.Run(shardCtx, b.Commands())
+	err := cl.Run(shardCtx, b.Commands())
 	stopShards()
-	start := time.Now()
 	if at := stopping.Load(); at != 0 {
-		start = time.Unix(0, at)
+		return time.Unix(0, at), err
 	}
-
-	brokerOpen = false
-	closeBroker(b, log, start.Add(confirmBy))
-	saveCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), start.Add(saveBy))
-	if err := sessions.Flush(saveCtx); err != nil {
-		log.Warn("could not save sessions", slog.Any("error", err))
-	}
-	cancel()
-	stopState()
-	return runErr
+	return time.Now(), err
 }
 
 // running gives the health endpoints a race-free view of the parts that
