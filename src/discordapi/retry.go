@@ -2,13 +2,13 @@ package discordapi
 
 import (
 	"encoding/json"
-
-	"github.com/cordis-gateway/cordis/src/backoff"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cordis-gateway/cordis/src/backoff"
 )
 
 const (
