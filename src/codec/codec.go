@@ -11,6 +11,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -119,6 +120,14 @@ func ValidateCommand(c Codec, payload []byte) (int, error) {
 		return op, fmt.Errorf("op %d: %w", op, ErrRefusedOp)
 	}
 	return op, nil
+}
+
+// commandOp checks the op a command decoded to (-1: none was found).
+func commandOp(op int64) (int, error) {
+	if op < 0 || op > math.MaxInt32 {
+		return 0, errors.New("no integer op")
+	}
+	return int(op), nil
 }
 
 // ForEncoding returns the codec for a CORDIS_WS_ENCODING value.

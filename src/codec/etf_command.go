@@ -47,10 +47,7 @@ func (ETF) CommandOp(p []byte) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	if op < 0 || op > math.MaxInt32 {
-		return 0, errors.New("no integer op")
-	}
-	return int(op), nil
+	return commandOp(op)
 }
 
 type etfValidator struct{ b []byte }

@@ -241,8 +241,5 @@ func (JSON) CommandOp(p []byte) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	if op < 0 || op > math.MaxInt32 {
-		return 0, errors.New("no integer op")
-	}
-	return int(op), nil
+	return commandOp(op)
 }
