@@ -132,3 +132,43 @@ func assertNoTokenInRedis(ctx context.Context, t *testing.T, rdb *redis.Client, 
 	require.NoError(t, iter.Err())
 	assert.Empty(t, leaked, "keys holding the token")
 }
+
+// Issue 5 with DESIGN §3: a restart never resumes past an event RabbitMQ did
+// not confirm. RabbitMQ goes away, events keep arriving (the gateway buffers
+// them, unconfirmed), the gateway is stopped and its confirm wait runs out;
+// the stored seq is the last confirmed one, so the next start resumes from
+// there and every buffered event is published after all.
+func TestIssue5_RestartResumesFromTheLastConfirmedEvent(t *testing.T) {
+	bot := newTestBot()
+	redisClient(t, bot) // cleans the bot's keys afterwards
+	s := newBotDiscord(t, bot, fakediscord.Options{})
+	ev := eventName("ISSUE5_UNCONFIRMED")
+	c := newConsumer(t, ev)
+	proxy := newFaultProxy(t, amqpHost(t))
+	vars := botEnv(bot, redisURL(t, ""), map[string]string{"CORDIS_AMQP_HOST": amqpVia(t, proxy.addr())})
+
+	first := s.start(vars)
+	s.waitSessions(0)
+	confirmed := s.dispatch(0, ev, map[string]any{"n": 0})
+	c.expectBodies(20*time.Second, [][]byte{confirmed})
+
+	proxy.block() // RabbitMQ unreachable: what follows is only buffered
+	var stuck [][]byte
+	for i := range 3 {
+		stuck = append(stuck, s.dispatch(0, ev, map[string]any{"n": i + 1}))
+	}
+	seqStuck := s.discord.Snapshot().Shards[0].Seq
+	first.waitLog(10*time.Second, "the shard heartbeating after the stuck events", func(rec map[string]any) bool {
+		return rec["level"] == "WARN" // the broker noticed the connection loss
+	})
+	first.signal(syscall.SIGTERM)
+	code, err := first.wait(15 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, 0, code, "shutdown stays clean even when confirms never come")
+
+	proxy.unblock()
+	s.start(vars)
+	rs, _ := s.waitResume(0, 0, 30*time.Second)
+	assert.Less(t, rs.Seq, seqStuck, "the stored seq must not cover events RabbitMQ never confirmed")
+	c.expectBodies(30*time.Second, stuck)
+}

@@ -26,7 +26,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := br.Publish(ctx, i&1023, key, benchBody); err != nil {
+		if err := br.Publish(ctx, i&1023, 0, key, benchBody); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -48,7 +48,7 @@ func BenchmarkPublishCall(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := o.add(ctx, i&1023, key, benchBody); err != nil {
+		if err := o.add(ctx, i&1023, 0, key, benchBody); err != nil {
 			b.Fatal(err)
 		}
 		tag = sendAll(o, tag)

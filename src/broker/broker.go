@@ -198,13 +198,14 @@ func (b *Broker) dropRefused(loss error) {
 
 // Publish hands one dispatch to the broker. It copies body and returns at once, unless
 // the buffer is full: then it blocks until there is room or ctx ends (back-pressure: the
-// shard stops reading). routingKey is the event name.
-func (b *Broker) Publish(ctx context.Context, shardID int, routingKey []byte, body []byte) error {
+// shard stops reading). routingKey is the event name; ref is the caller's own reference
+// for this dispatch (the shard's session sequence), handed back by Options.OnConfirm.
+func (b *Broker) Publish(ctx context.Context, shardID int, ref int64, routingKey, body []byte) error {
 	if len(routingKey) > maxRoutingKey {
 		// It could never be written (an AMQP short string) and would block the queue.
 		return fmt.Errorf("publish %.32s...: routing key of %d bytes, the limit is %d", routingKey, len(routingKey), maxRoutingKey)
 	}
-	if err := b.out.add(ctx, shardID, routingKey, body); err != nil {
+	if err := b.out.add(ctx, shardID, ref, routingKey, body); err != nil {
 		return fmt.Errorf("publish %s: %w", routingKey, err)
 	}
 	return nil

@@ -50,7 +50,7 @@ func TestPublishReachesQueueBoundOnRoutingKeyByteForByte(t *testing.T) {
 	body := []byte{131, 116, 0, 0, 0, 4, 0, 255, 1, 2, 'x'} // arbitrary bytes, even invalid UTF-8
 	before := time.Now().Add(-time.Second).Truncate(time.Second)
 	buf := append([]byte(nil), body...)
-	if err := b.Publish(testContext(t, 5*time.Second), 7, []byte(key), buf); err != nil {
+	if err := b.Publish(testContext(t, 5*time.Second), 7, 0, []byte(key), buf); err != nil {
 		t.Fatal(err)
 	}
 	clear(buf) // the caller reuses its buffer at once
@@ -200,7 +200,7 @@ func TestReconnectAfterConnectionCutLosesNothingAndKeepsOrder(t *testing.T) {
 	const before, during = 200, 300
 	publish := func(from, to int) {
 		for i := from; i < to; i++ {
-			if err := b.Publish(ctx, i%4, []byte(key), []byte(strconv.Itoa(i))); err != nil {
+			if err := b.Publish(ctx, i%4, 0, []byte(key), []byte(strconv.Itoa(i))); err != nil {
 				t.Fatalf("publish %d: %v", i, err)
 			}
 		}
@@ -267,7 +267,7 @@ func TestPublishBlocksWhileBufferFullAndResumesAfterRecovery(t *testing.T) {
 	body := bytes.Repeat([]byte{'x'}, 100)
 	for i := range 10 {
 		body[0] = byte('0' + i)
-		if err := b.Publish(testContext(t, time.Second), 0, []byte(key), body); err != nil {
+		if err := b.Publish(testContext(t, time.Second), 0, 0, []byte(key), body); err != nil {
 			t.Fatalf("publish %d into a buffer with room: %v", i, err)
 		}
 	}
@@ -276,7 +276,7 @@ func TestPublishBlocksWhileBufferFullAndResumesAfterRecovery(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if err := b.Publish(short, 0, []byte(key), body); !errors.Is(err, context.DeadlineExceeded) {
+	if err := b.Publish(short, 0, 0, []byte(key), body); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("publish into a full buffer: %v, want it to block until ctx ends", err)
 	}
 
@@ -284,7 +284,7 @@ func TestPublishBlocksWhileBufferFullAndResumesAfterRecovery(t *testing.T) {
 	unblocked := make(chan error, 1)
 	go func() {
 		body := bytes.Repeat([]byte{'y'}, 100)
-		unblocked <- b.Publish(testContext(t, 30*time.Second), 0, []byte(key), body)
+		unblocked <- b.Publish(testContext(t, 30*time.Second), 0, 0, []byte(key), body)
 	}()
 	p.resume()
 	if err := <-unblocked; err != nil {
@@ -305,7 +305,7 @@ func TestCloseWaitsForEveryConfirm(t *testing.T) {
 	const n = 5000
 	body := bytes.Repeat([]byte{'z'}, 512)
 	for i := range n {
-		if err := b.Publish(testContext(t, 10*time.Second), 0, []byte(key), body); err != nil {
+		if err := b.Publish(testContext(t, 10*time.Second), 0, 0, []byte(key), body); err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
@@ -319,7 +319,7 @@ func TestCloseWaitsForEveryConfirm(t *testing.T) {
 		receive(t, d, 10*time.Second)
 		_ = i
 	}
-	if err := b.Publish(context.Background(), 0, []byte(key), body); !errors.Is(err, ErrClosed) {
+	if err := b.Publish(context.Background(), 0, 0, []byte(key), body); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Publish after Close: %v, want ErrClosed", err)
 	}
 	if _, ok := <-b.Commands(); ok {
@@ -338,7 +338,7 @@ func TestCloseReportsHowManyWereLeftUnconfirmed(t *testing.T) {
 	p.cut(true)
 	waitFor(t, func() bool { return !b.Up() })
 	for range 5 {
-		if err := b.Publish(context.Background(), 0, []byte(randomKey(t)), []byte("abc")); err != nil {
+		if err := b.Publish(context.Background(), 0, 0, []byte(randomKey(t)), []byte("abc")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -376,7 +376,7 @@ func TestChannelLossIsRecoveredLikeConnectionLoss(t *testing.T) {
 			return b.sess != nil && b.sess != s
 		})
 		body := []byte(which + randomKey(t))
-		if err := b.Publish(ctx, 1, []byte(key), body); err != nil {
+		if err := b.Publish(ctx, 1, 0, []byte(key), body); err != nil {
 			t.Fatal(err)
 		}
 		if m := receive(t, d, 10*time.Second); !bytes.Equal(m.Body, body) {
@@ -484,7 +484,7 @@ func TestCloseEndsEveryGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Publish(context.Background(), 0, []byte(randomKey(t)), []byte("x")); err != nil {
+	if err := b.Publish(context.Background(), 0, 0, []byte(randomKey(t)), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	b.mu.Lock()
@@ -508,25 +508,26 @@ func TestOnConfirmReportsEachConfirmedDispatch(t *testing.T) {
 	type conf struct {
 		shard int
 		event string
+		ref   int64
 	}
 	got := make(chan conf, 10)
-	b := connectTest(t, Options{URL: raw, OnConfirm: func(shard int, event string, latency time.Duration) {
+	b := connectTest(t, Options{URL: raw, OnConfirm: func(shard int, event string, ref int64, latency time.Duration) {
 		if latency <= 0 || latency > time.Minute {
 			t.Errorf("latency %v", latency)
 		}
-		got <- conf{shard, event}
+		got <- conf{shard, event, ref}
 	}})
 	key := randomKey(t)
 	for shard := range 3 {
-		if err := b.Publish(testContext(t, 5*time.Second), shard, []byte(key), []byte("x")); err != nil {
+		if err := b.Publish(testContext(t, 5*time.Second), shard, int64(100+shard), []byte(key), []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for shard := range 3 {
 		select {
 		case c := <-got:
-			if c != (conf{shard, key}) {
-				t.Fatalf("OnConfirm(%d, %s), want (%d, %s)", c.shard, c.event, shard, key)
+			if want := (conf{shard, key, int64(100 + shard)}); c != want {
+				t.Fatalf("OnConfirm = %+v, want %+v", c, want)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no confirm reported")
@@ -553,7 +554,7 @@ func TestManyShardsPublishingThroughRepeatedCutsLoseNothingAndKeepEachShardsOrde
 			buf := make([]byte, 0, 64)
 			for i := range each {
 				buf = fmt.Appendf(buf[:0], "%d:%d:%s", shard, i, bytes.Repeat([]byte{'p'}, 30))
-				if err := b.Publish(ctx, shard, []byte(key), buf); err != nil {
+				if err := b.Publish(ctx, shard, 0, []byte(key), buf); err != nil {
 					t.Errorf("shard %d publish %d: %v", shard, i, err)
 					return
 				}
@@ -603,7 +604,7 @@ func TestCloseReturnsWhenCtxEndsEvenIfTheBrokerStoppedReading(t *testing.T) {
 	p.stalled.Store(true) // like a broker under a resource alarm: the publisher's writes block
 	body := bytes.Repeat([]byte{'s'}, 256<<10)
 	for range 64 { // 16 MiB: far more than the socket buffers hold
-		if err := b.Publish(testContext(t, 5*time.Second), 0, []byte(key), body); err != nil {
+		if err := b.Publish(testContext(t, 5*time.Second), 0, 0, []byte(key), body); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -155,7 +155,7 @@ func TestOnlyAMaxMessageSizeRefusalDropsADispatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := &Broker{out: newOutbox(1 << 20), log: slog.New(slog.DiscardHandler)}
 			for _, body := range []string{"1234", "12345"} {
-				if err := b.out.add(context.Background(), 0, []byte("K"), []byte(body)); err != nil {
+				if err := b.out.add(context.Background(), 0, 0, []byte("K"), []byte(body)); err != nil {
 					t.Fatal(err)
 				}
 			}

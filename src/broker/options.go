@@ -41,10 +41,11 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration // reconnect backoff, default 1s..30s, jittered
 	Logger                 *slog.Logger
 
-	// OnConfirm, if set, is called once per dispatch RabbitMQ confirmed, with the time
-	// from Publish to the confirm (e.g. metrics.DispatchPublished). It runs on the
-	// publisher goroutine: it must be quick and must not block.
-	OnConfirm func(shardID int, event string, latency time.Duration)
+	// OnConfirm, if set, is called once per dispatch RabbitMQ confirmed, with the ref
+	// given to Publish and the time from Publish to the confirm (metrics; the shard's
+	// confirmed sequence). It runs on the publisher goroutine: it must be quick and
+	// must not block.
+	OnConfirm func(shardID int, event string, ref int64, latency time.Duration)
 }
 
 func (o Options) withDefaults() (Options, error) {

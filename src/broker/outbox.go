@@ -49,8 +49,8 @@ func (o *outbox) fitsLocked(need int) bool {
 
 // add copies body into a pooled buffer and queues it, blocking while the outbox is full
 // until there is room, ctx ends or the outbox is closed.
-func (o *outbox) add(ctx context.Context, shard int, key, body []byte) error {
-	e := entry{key: o.keys.intern(key), shard: shard, at: time.Now()}
+func (o *outbox) add(ctx context.Context, shard int, ref int64, key, body []byte) error {
+	e := entry{key: o.keys.intern(key), shard: shard, ref: ref, at: time.Now()}
 	e.buf, e.body = o.pool.get(body)
 	need := len(e.body)
 
@@ -146,6 +146,7 @@ type confirmResult struct {
 	// The acked entry, for OnConfirm.
 	shard int
 	key   string
+	ref   int64
 	at    time.Time
 }
 
@@ -180,7 +181,7 @@ func (o *outbox) confirm(tag uint64, ack bool) confirmResult {
 	if ack {
 		e := o.inflight.popFront()
 		o.releaseLocked(e)
-		res.acked, res.shard, res.key, res.at = 1, e.shard, e.key, e.at
+		res.acked, res.shard, res.key, res.ref, res.at = 1, e.shard, e.key, e.ref, e.at
 	}
 	if res.requeued > 0 {
 		o.signal()

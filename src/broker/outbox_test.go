@@ -11,7 +11,7 @@ import (
 // add is a test shorthand: queue body under key "K" for shard 0, without blocking.
 func mustAdd(t *testing.T, o *outbox, body string) {
 	t.Helper()
-	if err := o.add(context.Background(), 0, []byte("K"), []byte(body)); err != nil {
+	if err := o.add(context.Background(), 0, 0, []byte("K"), []byte(body)); err != nil {
 		t.Fatalf("add %q: %v", body, err)
 	}
 }
@@ -84,7 +84,7 @@ func TestBufferCountsQueuedAndUnconfirmedBytes(t *testing.T) {
 func TestBufferCopiesBodyBecauseCallerReusesIt(t *testing.T) {
 	o := newOutbox(1 << 20)
 	buf := []byte("hello")
-	if err := o.add(context.Background(), 3, []byte("MESSAGE_CREATE"), buf); err != nil {
+	if err := o.add(context.Background(), 3, 0, []byte("MESSAGE_CREATE"), buf); err != nil {
 		t.Fatal(err)
 	}
 	copy(buf, "XXXXX")
@@ -102,7 +102,7 @@ func TestPublishBlocksWhenBufferFullUntilAConfirmFreesRoom(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := o.add(ctx, 0, []byte("K"), []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
+	if err := o.add(ctx, 0, 0, []byte("K"), []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("add into a full buffer: err = %v, want deadline exceeded", err)
 	}
 	if got := o.buffered(); got != 10 {
@@ -110,7 +110,7 @@ func TestPublishBlocksWhenBufferFullUntilAConfirmFreesRoom(t *testing.T) {
 	}
 
 	done := make(chan error, 1)
-	go func() { done <- o.add(context.Background(), 0, []byte("K"), []byte("abc")) }()
+	go func() { done <- o.add(context.Background(), 0, 0, []byte("K"), []byte("abc")) }()
 	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 1 })
 	select {
 	case err := <-done:
@@ -133,7 +133,7 @@ func TestBlockedPublishersAreServedInArrivalOrder(t *testing.T) {
 
 	done := make(chan error, 2)
 	for _, body := range []string{"big-one", "s"} { // the big one arrived first: the small one must not overtake it
-		go func() { done <- o.add(context.Background(), 0, []byte("K"), []byte(body)) }()
+		go func() { done <- o.add(context.Background(), 0, 0, []byte("K"), []byte(body)) }()
 		waitFor(t, func() bool {
 			o.mu.Lock()
 			defer o.mu.Unlock()
@@ -142,7 +142,7 @@ func TestBlockedPublishersAreServedInArrivalOrder(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := o.add(ctx, 0, []byte("K"), []byte("")); !errors.Is(err, context.DeadlineExceeded) {
+	if err := o.add(ctx, 0, 0, []byte("K"), []byte("")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a newcomer must queue behind the waiters even if it fits: %v", err)
 	}
 	o.confirm(1, true)
@@ -161,7 +161,7 @@ func TestDispatchLargerThanTheBufferEntersAloneWhenEmpty(t *testing.T) {
 	mustAdd(t, o, "much larger than four bytes")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := o.add(ctx, 0, []byte("K"), []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
+	if err := o.add(ctx, 0, 0, []byte("K"), []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("add behind an oversized dispatch: %v, want blocked", err)
 	}
 }
@@ -172,10 +172,10 @@ func TestCancelledWaiterLetsTheNextOneIn(t *testing.T) {
 	sendAll(o, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	big := make(chan error, 1)
-	go func() { big <- o.add(ctx, 0, []byte("K"), []byte("too big")) }()
+	go func() { big <- o.add(ctx, 0, 0, []byte("K"), []byte("too big")) }()
 	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 1 })
 	small := make(chan error, 1)
-	go func() { small <- o.add(context.Background(), 0, []byte("K"), []byte("ok")) }()
+	go func() { small <- o.add(context.Background(), 0, 0, []byte("K"), []byte("ok")) }()
 	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 2 })
 	cancel()
 	if err := <-big; !errors.Is(err, context.Canceled) {
@@ -294,13 +294,13 @@ func TestCloseRefusesNewDispatchesAndFailsBlockedOnes(t *testing.T) {
 	o := newOutbox(1)
 	mustAdd(t, o, "a")
 	blocked := make(chan error, 1)
-	go func() { blocked <- o.add(context.Background(), 0, []byte("K"), []byte("b")) }()
+	go func() { blocked <- o.add(context.Background(), 0, 0, []byte("K"), []byte("b")) }()
 	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 1 })
 	o.close()
 	if err := <-blocked; !errors.Is(err, ErrClosed) {
 		t.Fatalf("blocked add after close: %v", err)
 	}
-	if err := o.add(context.Background(), 0, []byte("K"), []byte("c")); !errors.Is(err, ErrClosed) {
+	if err := o.add(context.Background(), 0, 0, []byte("K"), []byte("c")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("add after close: %v", err)
 	}
 	if msgs, _ := o.stats(); msgs != 1 {
@@ -335,7 +335,7 @@ func TestPublishPathDoesNotAllocateInSteadyState(t *testing.T) {
 	ctx := context.Background()
 	var tag uint64
 	cycle := func() {
-		if err := o.add(ctx, 1, key, body); err != nil {
+		if err := o.add(ctx, 1, 0, key, body); err != nil {
 			t.Fatal(err)
 		}
 		tag = sendAll(o, tag)
@@ -426,14 +426,14 @@ func TestDispatchRefusedAsTooLargeIsDroppedAndOthersKept(t *testing.T) {
 
 func TestRoutingKeyLongerThanAMQPAllowsIsRefusedNotQueued(t *testing.T) {
 	b := &Broker{out: newOutbox(1 << 20)}
-	err := b.Publish(context.Background(), 0, make([]byte, 256), []byte("x"))
+	err := b.Publish(context.Background(), 0, 0, make([]byte, 256), []byte("x"))
 	if err == nil {
 		t.Fatal("a 256-byte routing key was accepted")
 	}
 	if msgs, _ := b.out.stats(); msgs != 0 {
 		t.Fatal("it was queued")
 	}
-	if err := b.Publish(context.Background(), 0, make([]byte, 255), []byte("x")); err != nil {
+	if err := b.Publish(context.Background(), 0, 0, make([]byte, 255), []byte("x")); err != nil {
 		t.Fatalf("255 bytes: %v", err)
 	}
 }

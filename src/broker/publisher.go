@@ -73,7 +73,7 @@ func (b *Broker) flush(ctx context.Context, s *session) error {
 func (b *Broker) onConfirm(c amqp.Confirmation) {
 	r := b.out.confirm(c.DeliveryTag, c.Ack)
 	if r.acked > 0 && b.opts.OnConfirm != nil {
-		b.opts.OnConfirm(r.shard, r.key, time.Since(r.at))
+		b.opts.OnConfirm(r.shard, r.key, r.ref, time.Since(r.at))
 	}
 	switch {
 	case r.stale:

@@ -8,6 +8,7 @@ type entry struct {
 	body  []byte
 	key   string // interned routing key
 	shard int
+	ref   int64     // the publisher's reference, handed back by OnConfirm
 	at    time.Time // when Publish accepted it: the AMQP timestamp, kept on republish
 	tag   uint64    // delivery tag on the current channel, once published
 }

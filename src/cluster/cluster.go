@@ -73,6 +73,14 @@ func New(r config.Shards, template shard.Config, obs Observer) *Cluster {
 // Shards returns the shards, in id order.
 func (c *Cluster) Shards() []*shard.Shard { return c.shards }
 
+// Confirmed passes RabbitMQ's confirm of a dispatch to the shard that
+// published it (broker.Options.OnConfirm); other shard ids are ignored.
+func (c *Cluster) Confirmed(shardID int, ref int64) {
+	if i := shardID - c.first; i >= 0 && i < len(c.shards) {
+		c.shards[i].Confirmed(ref)
+	}
+}
+
 // Ready reports whether every shard is ready (for /readyz).
 func (c *Cluster) Ready() bool {
 	for _, s := range c.shards {

@@ -114,7 +114,7 @@ func (m *Metrics) DispatchReceived(shardID int, event []byte) {
 }
 
 // DispatchPublished counts one dispatch confirmed by RabbitMQ.
-// It matches broker.Options.OnConfirm; event is the broker's interned name.
+// event is the broker's interned name (see broker.Options.OnConfirm).
 func (m *Metrics) DispatchPublished(shardID int, event string, latency time.Duration) {
 	m.mu.RLock()
 	c, ok := m.pub[shardID][event]

@@ -58,9 +58,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	opts := broker.Options{URL: cfg.AMQPURL, ContentType: cd.ContentType(), Logger: log}
-	if m != nil {
-		opts.OnConfirm = m.DispatchPublished
+	opts := broker.Options{URL: cfg.AMQPURL, ContentType: cd.ContentType(), Logger: log,
+		// Confirms move the stored session seq (and the published metric).
+		OnConfirm: func(shardID int, event string, ref int64, latency time.Duration) {
+			if m != nil {
+				m.DispatchPublished(shardID, event, latency)
+			}
+			if cl := parts.cluster.Load(); cl != nil {
+				cl.Confirmed(shardID, ref)
+			}
+		},
 	}
 	log.Info("connecting to RabbitMQ")
 	b, err := broker.Connect(ctx, opts)

@@ -78,11 +78,11 @@ func (c *connection) stalledSince(t time.Time) bool {
 }
 
 // publish hands a dispatch to the publisher, noting back-pressure.
-func (c *connection) publish(key, payload []byte) error {
+func (c *connection) publish(f *codec.Frame, payload []byte) error {
 	clk := c.s.cfg.Clock
 	start := clk.Now()
 	c.publishing.Store(true)
-	err := c.s.cfg.Publisher.Publish(c.ctx, c.s.cfg.ID, key, payload)
+	err := c.s.cfg.Publisher.Publish(c.ctx, c.s.cfg.ID, c.s.publishRef(f.Seq, f.HasSeq), f.T, payload)
 	c.publishing.Store(false)
 	if end := clk.Now(); end.Sub(start) > stallThreshold {
 		c.stalledAt.Store(end.UnixNano())
@@ -298,9 +298,10 @@ func (c *connection) readLoop() error {
 	}
 }
 
-// dispatch publishes one op 0 payload, then records its sequence: the
-// stored seq never runs ahead of what the broker accepted, so a resume
-// replays whatever was not handed over. READY and RESUMED are taken note of
+// dispatch publishes one op 0 payload, then records its sequence: a RESUME
+// in this process never skips what was not handed over (what was handed
+// over the broker delivers, across reconnects). The session store only
+// learns the sequence once RabbitMQ confirmed it (Shard.Confirmed). READY and RESUMED are taken note of
 // first, so that a READY stuck behind back-pressure still leaves a session
 // to resume.
 func (c *connection) dispatch(payload []byte, f *codec.Frame) error {
@@ -329,13 +330,12 @@ func (c *connection) dispatch(payload []byte, f *codec.Frame) error {
 		c.guildsLoaded()
 		s.log.Info("resumed", slog.Int64("seq", s.seq.Load()))
 	}
-	if err := c.publish(f.T, payload); err != nil {
+	if err := c.publish(f, payload); err != nil {
 		return fmt.Errorf("publish %s: %w", f.T, err)
 	}
 	if f.HasSeq {
 		s.seq.Store(f.Seq)
 		s.hasSeq.Store(true)
-		s.cfg.Sessions.UpdateSeq(s.cfg.ID, f.Seq)
 	}
 	switch string(f.T) {
 	case "GUILD_CREATE":

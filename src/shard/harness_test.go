@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,14 +156,24 @@ func (c *stubConn) ready(stub *discordStub, sessionID string) {
 
 type published struct {
 	shardID int
+	ref     int64
 	key     string
 	body    string
 }
 
-type recordingPublisher struct{ ch chan published }
+// recordingPublisher records what a shard publishes and, like RabbitMQ,
+// confirms it at once (unless holdConfirms).
+type recordingPublisher struct {
+	ch           chan published
+	shard        atomic.Pointer[Shard]
+	holdConfirms bool
+}
 
-func (p *recordingPublisher) Publish(_ context.Context, shardID int, key, body []byte) error {
-	p.ch <- published{shardID, string(key), string(body)}
+func (p *recordingPublisher) Publish(_ context.Context, shardID int, ref int64, key, body []byte) error {
+	p.ch <- published{shardID, ref, string(key), string(body)}
+	if s := p.shard.Load(); s != nil && !p.holdConfirms {
+		s.Confirmed(ref)
+	}
 	return nil
 }
 
@@ -200,6 +211,7 @@ func startShard(t *testing.T, stub *discordStub, clk clock.Clock, mutate func(*C
 		mutate(&cfg)
 	}
 	s := New(cfg)
+	pub.shard.Store(s)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var runErr error

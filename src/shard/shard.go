@@ -26,9 +26,10 @@ import (
 
 // Publisher takes dispatches off the shard. Publish may block: that is the
 // back-pressure that stops the shard reading when the broker cannot keep up.
-// It must copy body, which is reused once Publish returns.
+// It must copy body, which is reused once Publish returns. Once the
+// dispatch is safely stored, ref must come back to Shard.Confirmed.
 type Publisher interface {
-	Publish(ctx context.Context, shardID int, routingKey, body []byte) error
+	Publish(ctx context.Context, shardID int, ref int64, routingKey, body []byte) error
 }
 
 // Timeouts of one connection (DESIGN.md §2).
@@ -109,11 +110,16 @@ type Shard struct {
 	state atomic.Int32
 
 	// session is what RESUME needs. Written by the Run goroutine only;
-	// seq is also read by the connection's writer for heartbeats.
-	mu      sync.Mutex
-	session state.Session
-	seq     atomic.Int64
-	hasSeq  atomic.Bool
+	// seq (the last dispatch handed to the publisher) is also read by the
+	// writer for heartbeats. confirmed is the last seq the publisher
+	// confirmed in session generation gen: only that is stored, so a
+	// restart never resumes past an event RabbitMQ did not take.
+	mu        sync.Mutex
+	session   state.Session
+	seq       atomic.Int64
+	hasSeq    atomic.Bool
+	gen       atomic.Int64
+	confirmed atomic.Int64
 
 	// pending is a command taken from cmds but not yet sent; it survives
 	// reconnects. Only the current connection's writer touches it.
@@ -244,6 +250,7 @@ func (s *Shard) restoreSession(ctx context.Context) {
 	s.mu.Unlock()
 	s.seq.Store(sess.Seq)
 	s.hasSeq.Store(true)
+	s.confirmed.Store(sess.Seq)
 	s.log.Info("restored session; will resume", slog.Int64("seq", sess.Seq))
 }
 
@@ -269,6 +276,7 @@ func (s *Shard) established(ctx context.Context, r *codec.Ready) {
 		s.session = state.Session{ID: r.SessionID, ResumeURL: r.ResumeURL, ShardTotal: s.cfg.Total}
 		s.seq.Store(0) // READY's own s is recorded once it is handed over
 		s.hasSeq.Store(false)
+		s.newGeneration()
 	}
 	s.mu.Unlock()
 	s.saveSession(ctx)
@@ -276,6 +284,7 @@ func (s *Shard) established(ctx context.Context, r *codec.Ready) {
 
 func (s *Shard) saveSession(ctx context.Context) {
 	sess := s.currentSession()
+	sess.Seq = s.confirmed.Load()
 	if sess.ID == "" {
 		return
 	}
@@ -287,12 +296,54 @@ func (s *Shard) saveSession(ctx context.Context) {
 func (s *Shard) dropSession(ctx context.Context) {
 	s.mu.Lock()
 	s.session = state.Session{}
+	s.newGeneration()
 	s.mu.Unlock()
 	s.seq.Store(0)
 	s.hasSeq.Store(false)
 	if err := s.cfg.Sessions.Delete(ctx, s.cfg.ID); err != nil {
 		s.log.Warn("could not delete stored session", slog.Any("error", err))
 	}
+}
+
+// refSeqBits is how much of a publish ref holds the sequence; the bits above
+// hold the session generation, so a confirm from an earlier session is
+// recognised and ignored.
+const refSeqBits = 40
+
+// newGeneration starts a session generation: confirms of dispatches
+// published before no longer count.
+func (s *Shard) newGeneration() {
+	s.gen.Add(1)
+	s.confirmed.Store(0)
+}
+
+// publishRef is the reference handed to the publisher for the dispatch with
+// sequence seq (-1 for a dispatch without one).
+func (s *Shard) publishRef(seq int64, hasSeq bool) int64 {
+	if !hasSeq || seq < 0 || seq >= 1<<refSeqBits {
+		return -1
+	}
+	return s.gen.Load()<<refSeqBits | seq
+}
+
+// Confirmed records that the dispatch published with ref is safely stored
+// (RabbitMQ confirmed it): the sequence the session store keeps for a
+// restart advances only here. Safe for concurrent use.
+func (s *Shard) Confirmed(ref int64) {
+	if ref < 0 || ref>>refSeqBits != s.gen.Load() {
+		return
+	}
+	seq := ref & (1<<refSeqBits - 1)
+	for {
+		cur := s.confirmed.Load()
+		if seq <= cur {
+			return
+		}
+		if s.confirmed.CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	s.cfg.Sessions.UpdateSeq(s.cfg.ID, seq)
 }
 
 // gatewayURL builds the connection URL, keeping v, encoding and compress on

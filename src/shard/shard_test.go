@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/state"
 )
 
 func TestClassifyClose(t *testing.T) {
@@ -289,7 +290,7 @@ func newGatedPublisher(key string) *gatedPublisher {
 		key: key, gate: make(chan struct{}), blocked: make(chan struct{}, 1)}
 }
 
-func (p *gatedPublisher) Publish(ctx context.Context, shardID int, key, body []byte) error {
+func (p *gatedPublisher) Publish(ctx context.Context, shardID int, ref int64, key, body []byte) error {
 	if string(key) == p.key {
 		p.blocked <- struct{}{}
 		select {
@@ -298,7 +299,7 @@ func (p *gatedPublisher) Publish(ctx context.Context, shardID int, key, body []b
 			return ctx.Err()
 		}
 	}
-	return p.recordingPublisher.Publish(ctx, shardID, key, body)
+	return p.recordingPublisher.Publish(ctx, shardID, ref, key, body)
 }
 
 func TestBackPressureIsNotMistakenForAZombie(t *testing.T) {
@@ -391,4 +392,43 @@ func TestASessionThatEndsEarlyBacksOff(t *testing.T) {
 	fake.Advance(stableAfter)
 	r.closeWith(4000)
 	stub.next()
+}
+
+func TestStoredSeqFollowsConfirmsNotHandOver(t *testing.T) {
+	stub := newDiscordStub(t)
+	fake := clock.NewFake(time.Unix(0, 0))
+	sessions := state.NewMemorySessions()
+	s, pub, _ := startShard(t, stub, fake, func(c *Config) { c.Sessions = sessions })
+	pub.holdConfirms = true
+	c := stub.next()
+	c.hello(45000)
+	c.expect(2)
+	c.ready(stub, "sess-c")
+	ready := pub.next(t)
+	c.sendRaw([]byte(`{"op":0,"s":2,"t":"MESSAGE_CREATE","d":{}}`))
+	msg := pub.next(t)
+	waitUntil(t, func() bool { return s.seq.Load() == 2 })
+
+	stored := func() int64 {
+		sess, ok, err := sessions.Load(context.Background(), 1)
+		require.NoError(t, err)
+		require.True(t, ok)
+		return sess.Seq
+	}
+	assert.Zero(t, stored(), "handed over is not stored: RabbitMQ has not confirmed anything")
+	s.Confirmed(msg.ref)
+	assert.Equal(t, int64(2), stored())
+	s.Confirmed(ready.ref) // confirms may come late: the stored seq never goes back
+	assert.Equal(t, int64(2), stored())
+
+	// A new session: confirms of the old one no longer count.
+	c.send(map[string]any{"op": 9, "d": false})
+	afterBackoff(fake, 3*time.Second)
+	r := stub.next()
+	r.hello(45000)
+	r.expect(2)
+	r.ready(stub, "sess-d")
+	pub.next(t)
+	s.Confirmed(msg.ref)
+	assert.Zero(t, stored(), "a confirm from the previous session is ignored")
 }
