@@ -55,7 +55,7 @@ func TestItem11_MalformedFramesMakeTheShardReconnect(t *testing.T) {
 				return st.Connected && st.ConnID > old.ID
 			})
 
-			c.expectBodies(20*time.Second, [][]byte{s.dispatchOnSession(0, ev, fakediscord.SampleMessageCreate())})
+			c.expectBodies(20*time.Second, [][]byte{s.dispatch(0, ev, fakediscord.SampleMessageCreate())})
 			g.requireRunning()
 			g.checkNoCrash()
 		})

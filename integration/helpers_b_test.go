@@ -199,26 +199,6 @@ func shorten(s string) string {
 	return s
 }
 
-// dispatchOnSession is stack.dispatch for tests where a shard has had
-// several sessions: seqs start again at 1 in every session, so the bytes
-// are looked up by session as well as seq and t.
-func (s *stack) dispatchOnSession(shard int, t string, d any) []byte {
-	s.t.Helper()
-	sess := s.sessionOf(shard)
-	seq := s.dispatchNow(shard, t, d)
-	var raw []byte
-	s.waitFor("dispatch "+t+" recorded", 10*time.Second, func(sn *fakediscord.Snapshot) bool {
-		for _, d := range sn.DispatchesTo(shard) {
-			if d.SessionID == sess && d.Seq == seq && d.T == t {
-				raw = d.Raw
-				return true
-			}
-		}
-		return false
-	})
-	return raw
-}
-
 // dispatchNow sends an event without waiting for fakediscord to write it
 // (the shard may be disconnected: then it is kept for RESUME replay).
 func (s *stack) dispatchNow(shard int, t string, d any) int64 {

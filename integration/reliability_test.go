@@ -89,17 +89,17 @@ func TestItem10_RedisOutageDoesNotStopDispatching(t *testing.T) {
 	old := s.currentConn(0)
 	require.NoError(t, s.discord.CloseShard(0, 4007, "Invalid seq."))
 	_, conn := s.waitIdentify(0, old.ID, 20*time.Second)
-	c.expectBodies(20*time.Second, [][]byte{s.dispatchOnSession(0, ev, fakediscord.SampleMessageCreate())})
+	c.expectBodies(20*time.Second, [][]byte{s.dispatch(0, ev, fakediscord.SampleMessageCreate())})
 	// The new session stays on its connection while Redis is still down:
 	// storing it must not stall the shard into missing heartbeat ACKs.
 	time.Sleep(3 * time.Second) // hold the outage open for a few heartbeats
-	c.expectBodies(20*time.Second, [][]byte{s.dispatchOnSession(0, ev, fakediscord.SampleMessageCreate())})
+	c.expectBodies(20*time.Second, [][]byte{s.dispatch(0, ev, fakediscord.SampleMessageCreate())})
 	assert.Equal(t, conn.ID, s.currentConn(0).ID,
 		"the shard left its connection while Redis was down (reconnects: %d)", len(s.discord.Snapshot().Connections)-2)
 	g.requireRunning()
 
 	proxy.unblock()
-	c.expectBodies(20*time.Second, [][]byte{s.dispatchOnSession(0, ev, fakediscord.SampleMessageCreate())})
+	c.expectBodies(20*time.Second, [][]byte{s.dispatch(0, ev, fakediscord.SampleMessageCreate())})
 	want := s.discord.Snapshot().Shards[0]
 	key := "cordis:" + bot.id + ":session:0"
 	deadline := time.Now().Add(15 * time.Second)

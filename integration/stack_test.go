@@ -86,11 +86,8 @@ func (s *stack) waitFor(what string, timeout time.Duration, cond func(*fakedisco
 // dispatch sends an event and returns the exact bytes fakediscord wrote.
 func (s *stack) dispatch(shard int, t string, d any) []byte {
 	s.t.Helper()
-	session := s.discord.Snapshot().Shards[shard].SessionID
-	seq, err := s.discord.Dispatch(shard, t, d)
-	if err != nil {
-		s.t.Fatalf("dispatch %s: %v", t, err)
-	}
+	session := s.sessionOf(shard)
+	seq := s.dispatchNow(shard, t, d)
 	var raw []byte
 	s.waitFor("dispatch "+t+" recorded", 10*time.Second, func(sn *fakediscord.Snapshot) bool {
 		for _, d := range sn.DispatchesTo(shard) {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"net/url"
 	"testing"
 	"time"
 
@@ -11,30 +10,13 @@ import (
 	"github.com/cordis-gateway/cordis/fakediscord"
 )
 
-// viaProxy returns amqpURL with its host replaced by addr.
-func viaProxy(t *testing.T, rawURL, addr string) string {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	require.NoError(t, err)
-	u.Host = addr
-	return u.String()
-}
-
-// hostOf returns host:port of a URL.
-func hostOf(t *testing.T, rawURL string) string {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	require.NoError(t, err)
-	return u.Host
-}
-
 // Item 1: nothing reaches Discord (not even GET /gateway/bot) before
 // RabbitMQ is up; the gateway keeps retrying and then starts.
 func TestItem1_NothingReachesDiscordBeforeRabbitMQIsUp(t *testing.T) {
 	s := newDiscord(t, fakediscord.Options{})
-	proxy := newFaultProxy(t, hostOf(t, env.amqpURL))
+	proxy := newFaultProxy(t, amqpHost(t))
 	proxy.block()
-	g := s.start(map[string]string{"CORDIS_AMQP_HOST": viaProxy(t, env.amqpURL, proxy.addr())})
+	g := s.start(map[string]string{"CORDIS_AMQP_HOST": amqpVia(t, proxy.addr())})
 
 	// Two refused attempts prove it is waiting, not crashed.
 	failures := 0
