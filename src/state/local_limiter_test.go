@@ -9,38 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/state/statetest"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// acquireAsync runs Acquire in a goroutine; the channel gets its result.
-func acquireAsync(ctx context.Context, l IdentifyLimiter, shardID int) <-chan error {
-	ch := make(chan error, 1)
-	go func() { ch <- l.Acquire(ctx, shardID) }()
-	return ch
-}
-
-// done waits for a result that must come (a real-time guard only catches
-// a hang; it never paces the test).
-func done(t *testing.T, ch <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("Acquire did not return")
-		return nil
-	}
-}
-
-func notDone(t *testing.T, ch <-chan error) {
-	t.Helper()
-	select {
-	case err := <-ch:
-		t.Fatalf("Acquire returned early (err=%v)", err)
-	default:
-	}
-}
 
 // eventually spins (yielding, never sleeping) until cond holds.
 func eventually(t *testing.T, cond func() bool) {
@@ -73,12 +45,12 @@ func TestLocalLimiterSpacesOneBucketByInterval(t *testing.T) {
 			other = 2 // same bucket as shard 0
 		}
 		require.NoError(t, l.Acquire(ctx, 0), "first identify goes at once")
-		ch := acquireAsync(ctx, l, other)
+		ch := statetest.AcquireAsync(ctx, l, other)
 		clk.BlockUntil(1)
 		clk.Advance((IdentifyInterval + IdentifyGuard) - time.Millisecond)
-		notDone(t, ch)
+		statetest.NotDone(t, ch)
 		clk.Advance(time.Millisecond)
-		require.NoError(t, done(t, ch))
+		require.NoError(t, statetest.Done(t, ch))
 		require.Equal(t, t0.Add((IdentifyInterval + IdentifyGuard)), clk.Now(), "mc=%d", mc)
 	}
 }
@@ -92,12 +64,12 @@ func TestLocalLimiterRunsBucketsInParallel(t *testing.T) {
 	}
 	chs := make([]<-chan error, 4)
 	for i := range chs {
-		chs[i] = acquireAsync(ctx, l, 4+i)
+		chs[i] = statetest.AcquireAsync(ctx, l, 4+i)
 	}
 	clk.BlockUntil(4)
 	clk.Advance((IdentifyInterval + IdentifyGuard))
 	for _, ch := range chs {
-		require.NoError(t, done(t, ch))
+		require.NoError(t, statetest.Done(t, ch))
 	}
 }
 
@@ -138,22 +110,22 @@ func TestLocalLimiterCancelledWaiterUsesNoSlot(t *testing.T) {
 	require.NoError(t, l.Acquire(ctx, 0))
 
 	headCtx, cancelHead := context.WithCancel(ctx)
-	head := acquireAsync(headCtx, l, 1)
+	head := statetest.AcquireAsync(headCtx, l, 1)
 	clk.BlockUntil(1)
 	midCtx, cancelMid := context.WithCancel(ctx)
-	mid := acquireAsync(midCtx, l, 2)
+	mid := statetest.AcquireAsync(midCtx, l, 2)
 	eventually(t, func() bool { return l.waiting(0) == 2 })
-	last := acquireAsync(ctx, l, 3)
+	last := statetest.AcquireAsync(ctx, l, 3)
 	eventually(t, func() bool { return l.waiting(0) == 3 })
 
 	cancelMid() // queued behind the head
-	require.ErrorIs(t, done(t, mid), context.Canceled)
+	require.ErrorIs(t, statetest.Done(t, mid), context.Canceled)
 	cancelHead() // holding the turn, sleeping
-	require.ErrorIs(t, done(t, head), context.Canceled)
+	require.ErrorIs(t, statetest.Done(t, head), context.Canceled)
 
 	clk.BlockUntil(1)
 	clk.Advance((IdentifyInterval + IdentifyGuard))
-	require.NoError(t, done(t, last))
+	require.NoError(t, statetest.Done(t, last))
 	require.Equal(t, t0.Add((IdentifyInterval + IdentifyGuard)), clk.Now())
 	remaining, _ := l.StartsRemaining()
 	require.Equal(t, 0, remaining)
@@ -217,14 +189,14 @@ func TestLocalLimiterStartLimit(t *testing.T) {
 			for _, shard := range tc.shards[:last] {
 				require.NoError(t, l.Acquire(ctx, shard))
 			}
-			ch := acquireAsync(ctx, l, tc.shards[last])
+			ch := statetest.AcquireAsync(ctx, l, tc.shards[last])
 			if tc.wantWait > 0 {
 				clk.BlockUntil(1)
 				clk.Advance(tc.wantWait - time.Millisecond)
-				notDone(t, ch)
+				statetest.NotDone(t, ch)
 				clk.Advance(time.Millisecond)
 			}
-			require.NoError(t, done(t, ch))
+			require.NoError(t, statetest.Done(t, ch))
 			require.Equal(t, t0.Add(tc.wantWait), clk.Now())
 			left, reset := l.StartsRemaining()
 			require.Equal(t, tc.wantLeft, left)

@@ -113,34 +113,6 @@ func newLogger() (*slog.Logger, *logBuffer) {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func acquireAsync(ctx context.Context, l *Limiter, shardID int) <-chan error {
-	ch := make(chan error, 1)
-	go func() { ch <- l.Acquire(ctx, shardID) }()
-	return ch
-}
-
-// done waits for a result that must come; the real-time guard only catches
-// hangs and never paces a test.
-func done(t *testing.T, ch <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("Acquire did not return")
-		return nil
-	}
-}
-
-func notDone(t *testing.T, ch <-chan error) {
-	t.Helper()
-	select {
-	case err := <-ch:
-		t.Fatalf("Acquire returned early (err=%v)", err)
-	default:
-	}
-}
-
 // closedAddr is a loopback address nobody listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/state"
+	"github.com/cordis-gateway/cordis/src/state/statetest"
 )
 
 // advance moves the gateway's clock and miniredis's together (miniredis
@@ -55,22 +56,22 @@ func TestLimiterTwoClustersShareOneBucket(t *testing.T) {
 	ctx := context.Background()
 
 	require.NoError(t, a.Acquire(ctx, 0))
-	chB := acquireAsync(ctx, b, 1)
+	chB := statetest.AcquireAsync(ctx, b, 1)
 	clk.BlockUntil(1) // b waits the lock's PTTL plus the guard
 	c.advance(state.IdentifyInterval + ContendedGuard - time.Millisecond)
-	notDone(t, chB)
+	statetest.NotDone(t, chB)
 	c.advance(time.Millisecond)
-	require.NoError(t, done(t, chB))
+	require.NoError(t, statetest.Done(t, chB))
 	step := state.IdentifyInterval + ContendedGuard
 	require.Equal(t, t0.Add(step), clk.Now())
 
 	// a's own pacing allows shard 2 now, but b holds the bucket.
-	chA := acquireAsync(ctx, a, 2)
+	chA := statetest.AcquireAsync(ctx, a, 2)
 	clk.BlockUntil(1)
 	c.advance(step - time.Millisecond)
-	notDone(t, chA)
+	statetest.NotDone(t, chA)
 	c.advance(time.Millisecond)
-	require.NoError(t, done(t, chA))
+	require.NoError(t, statetest.Done(t, chA))
 	require.Equal(t, t0.Add(2*step), clk.Now())
 }
 
@@ -82,12 +83,12 @@ func TestLimiterWaitsExactlyTheLockPTTL(t *testing.T) {
 	mr.SetTTL(key, 1234*time.Millisecond)
 	l := NewLimiter(client, testBot, state.StartLimit{MaxConcurrency: 1}, clk, discardLogger())
 
-	ch := acquireAsync(context.Background(), l, 0)
+	ch := statetest.AcquireAsync(context.Background(), l, 0)
 	clk.BlockUntil(1)
 	clocks{clk, mr}.advance(1233*time.Millisecond + ContendedGuard)
-	notDone(t, ch)
+	statetest.NotDone(t, ch)
 	clocks{clk, mr}.advance(time.Millisecond)
-	require.NoError(t, done(t, ch))
+	require.NoError(t, statetest.Done(t, ch))
 	require.Equal(t, int64(2), rt.pipelines.Load(), "one failed and one successful SET, no polling")
 	require.Zero(t, rt.commands.Load())
 }
@@ -111,13 +112,13 @@ func TestLimiterRepairsALockWithoutExpiry(t *testing.T) {
 	require.NoError(t, mr.Set(key, "stale"))
 	l := NewLimiter(client, testBot, state.StartLimit{MaxConcurrency: 1}, clk, discardLogger())
 
-	ch := acquireAsync(context.Background(), l, 0)
+	ch := statetest.AcquireAsync(context.Background(), l, 0)
 	clk.BlockUntil(1)
 	require.Equal(t, state.IdentifyInterval, mr.TTL(key), "the stale lock now expires")
 	clocks{clk, mr}.advance(noTTLRetry)
 	clk.BlockUntil(1) // now waiting the repaired lock's PTTL
 	clocks{clk, mr}.advance(state.IdentifyInterval + ContendedGuard)
-	require.NoError(t, done(t, ch))
+	require.NoError(t, statetest.Done(t, ch))
 }
 
 func TestLimiterCancelWhileWaitingForTheLock(t *testing.T) {
@@ -129,16 +130,16 @@ func TestLimiterCancelWhileWaitingForTheLock(t *testing.T) {
 	l := NewLimiter(client, testBot, state.StartLimit{Total: 10, Remaining: 1, ResetAfter: time.Hour, MaxConcurrency: 1}, clk, discardLogger())
 
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := acquireAsync(ctx, l, 0)
+	ch := statetest.AcquireAsync(ctx, l, 0)
 	clk.BlockUntil(1)
 	cancel()
-	require.ErrorIs(t, done(t, ch), context.Canceled)
+	require.ErrorIs(t, statetest.Done(t, ch), context.Canceled)
 
 	// The cancelled call used neither the start limit nor the local 5 s.
-	ch = acquireAsync(context.Background(), l, 1)
+	ch = statetest.AcquireAsync(context.Background(), l, 1)
 	clk.BlockUntil(1)
 	clocks{clk, mr}.advance(state.IdentifyInterval + ContendedGuard)
-	require.NoError(t, done(t, ch))
+	require.NoError(t, statetest.Done(t, ch))
 	require.Equal(t, t0.Add(state.IdentifyInterval+ContendedGuard), clk.Now())
 }
 
@@ -146,13 +147,13 @@ func TestLimiterAppliesTheStartLimit(t *testing.T) {
 	mr, client, _ := newMini(t)
 	clk := clock.NewFake(t0)
 	l := NewLimiter(client, testBot, state.StartLimit{Total: 100, Remaining: 0, ResetAfter: time.Minute, MaxConcurrency: 1}, clk, discardLogger())
-	ch := acquireAsync(context.Background(), l, 0)
+	ch := statetest.AcquireAsync(context.Background(), l, 0)
 	clk.BlockUntil(1)
 	require.Empty(t, mr.Keys(), "no lock held while waiting for the daily reset")
 	clocks{clk, mr}.advance(time.Minute - time.Millisecond)
-	notDone(t, ch)
+	statetest.NotDone(t, ch)
 	clocks{clk, mr}.advance(time.Millisecond)
-	require.NoError(t, done(t, ch))
+	require.NoError(t, statetest.Done(t, ch))
 	require.Len(t, mr.Keys(), 1)
 }
 
@@ -190,20 +191,20 @@ func TestLimiterFallsBackToLocalLimitsWhileRedisIsDown(t *testing.T) {
 			tc.down(t, mr)
 			require.NoError(t, l.Acquire(ctx, 0), "identify proceeds without Redis")
 			for shard := 1; shard <= 3; shard++ {
-				ch := acquireAsync(ctx, l, shard)
+				ch := statetest.AcquireAsync(ctx, l, shard)
 				clk.BlockUntil(1) // the local 5 s still applies
 				clk.Advance(state.IdentifyInterval + state.IdentifyGuard - time.Millisecond)
-				notDone(t, ch)
+				statetest.NotDone(t, ch)
 				clk.Advance(time.Millisecond)
-				require.NoError(t, done(t, ch))
+				require.NoError(t, statetest.Done(t, ch))
 			}
 			require.Equal(t, 1, logs.count("fall back"), "one warning, not one per attempt")
 
 			tc.back(t, mr)
-			ch := acquireAsync(ctx, l, 4)
+			ch := statetest.AcquireAsync(ctx, l, 4)
 			clk.BlockUntil(1)
 			clk.Advance(state.IdentifyInterval + state.IdentifyGuard)
-			require.NoError(t, done(t, ch))
+			require.NoError(t, statetest.Done(t, ch))
 			require.Equal(t, []string{IdentifyKey(testBot, 1, 0)}, mr.Keys(), "back on Redis")
 			require.Equal(t, 1, logs.count("reachable again"))
 		})

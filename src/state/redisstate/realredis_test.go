@@ -14,6 +14,7 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/state"
+	"github.com/cordis-gateway/cordis/src/state/statetest"
 )
 
 const defaultTestRedisURL = "redis://127.0.0.1:6379/15"
@@ -75,13 +76,13 @@ func TestRealRedisTwoClustersShareABucket(t *testing.T) {
 	require.NoError(t, a.Acquire(ctx, 0))
 	held, err := client.Get(ctx, key).Result()
 	require.NoError(t, err)
-	ch := acquireAsync(ctx, b, 1)
+	ch := statetest.AcquireAsync(ctx, b, 1)
 	clk.BlockUntil(1) // b waits a's lock
-	notDone(t, ch)
+	statetest.NotDone(t, ch)
 	// Let the lock expire without waiting 5 real seconds.
 	require.NoError(t, client.Del(ctx, key).Err())
 	clk.Advance(state.IdentifyInterval + ContendedGuard)
-	require.NoError(t, done(t, ch))
+	require.NoError(t, statetest.Done(t, ch))
 	now, err := client.Get(ctx, key).Result()
 	require.NoError(t, err)
 	require.NotEqual(t, held, now, "b holds the bucket now")
