@@ -255,6 +255,11 @@ func TestHeartbeatACKsCanBeStoppedAndOp1IsAnsweredWithAck(t *testing.T) {
 	c.handshake(s, 0, 1)
 	s.SetHeartbeatACKs(0, false)
 	c.send(OpHeartbeat, 1)
+	// The heartbeat must be handled while ACKs are off; the op 1 request
+	// below travels the other way and says nothing about that.
+	if _, err := s.WaitFor(ctxT(t), func(sn *Snapshot) bool { return len(sn.ReceivedOp(0, OpHeartbeat)) == 1 }); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.RequestHeartbeat(0); err != nil {
 		t.Fatal(err)
 	}
