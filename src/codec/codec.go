@@ -41,7 +41,10 @@ type Frame struct {
 	Seq    int64 // valid when HasSeq
 	HasSeq bool  // false when s is null or absent
 	T      []byte
-	D      []byte // the encoded d value (ETF: the term without the 131 version byte; JSON: the raw value); nil when absent
+	// D is the encoded d value (ETF: the term without the 131 version byte;
+	// JSON: the raw value); nil when absent, and nil for a JSON dispatch
+	// other than READY that puts d last, as Discord does (see JSON.Scan).
+	D []byte
 }
 
 // Identify is the d of an IDENTIFY (op 2). Compress is always false: the

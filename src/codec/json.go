@@ -28,6 +28,12 @@ func (JSON) Binary() bool { return false }
 
 // Scan implements Codec. Values other than op, s and t are skipped, with
 // their structure checked but not their string contents.
+//
+// Discord writes d last ({"t":…,"s":…,"op":0,"d":…}). When op, s and t have
+// all been read and d comes next, a dispatch other than READY is complete:
+// Scan stops there, leaving D nil and the rest of the payload unread. That
+// skips the bulk of every event; the gateway forwards a dispatch as it came
+// and reads the d of READY only.
 func (JSON) Scan(p []byte, f *Frame) error {
 	*f = Frame{}
 	i := jsonWS(p, 0)
@@ -35,7 +41,7 @@ func (JSON) Scan(p []byte, f *Frame) error {
 		return errors.New("scan json payload: not an object")
 	}
 	i = jsonWS(p, i+1)
-	hasOp := false
+	hasOp, hasS, hasT := false, false, false
 	for i >= len(p) || p[i] != '}' {
 		raw, esc, next, err := jsonString(p, i)
 		if err != nil {
@@ -60,6 +66,7 @@ func (JSON) Scan(p []byte, f *Frame) error {
 			}
 			f.Op, hasOp, i = int(v), true, next
 		case jsonKeyIs(raw, esc, "s"):
+			hasS = true
 			if p[i] == 'n' {
 				f.Seq, f.HasSeq = 0, false
 				i, err = jsonSkip(p, i)
@@ -71,6 +78,7 @@ func (JSON) Scan(p []byte, f *Frame) error {
 				return fmt.Errorf("scan json s: %w", err)
 			}
 		case jsonKeyIs(raw, esc, "t"):
+			hasT = true
 			if p[i] == 'n' {
 				f.T = nil
 				i, err = jsonSkip(p, i)
@@ -88,6 +96,9 @@ func (JSON) Scan(p []byte, f *Frame) error {
 			}
 			f.T, i = t, next
 		case jsonKeyIs(raw, esc, "d"):
+			if hasOp && hasS && hasT && f.Op == OpDispatch && string(f.T) != "READY" {
+				return nil
+			}
 			start := i
 			if i, err = jsonSkip(p, i); err != nil {
 				return fmt.Errorf("scan json d: %w", err)

@@ -21,7 +21,11 @@ func TestJSONScanFindsEnvelopeInAnyKeyOrder(t *testing.T) {
 		wantErr error
 		errText string
 	}{
-		{"discord order", `{"t":"MESSAGE_CREATE","s":42,"op":0,"d":` + d + `}`, 0, 42, true, "MESSAGE_CREATE", d, nil, ""},
+		{"discord order dispatch stops at d", `{"t":"MESSAGE_CREATE","s":42,"op":0,"d":` + d + `}`, 0, 42, true, "MESSAGE_CREATE", "", nil, ""},
+		{"discord order dispatch leaves the rest unread", `{"t":"X","s":1,"op":0,"d":[}`, 0, 1, true, "X", "", nil, ""},
+		{"discord order READY keeps d", `{"t":"READY","s":1,"op":0,"d":` + d + `}`, 0, 1, true, "READY", d, nil, ""},
+		{"discord order HELLO keeps d", `{"t":null,"s":null,"op":10,"d":` + d + `}`, 10, 0, false, "", d, nil, ""},
+		{"d before s is scanned", `{"t":"X","op":0,"d":` + d + `,"s":2}`, 0, 2, true, "X", d, nil, ""},
 		{"d first", `{"d":` + d + `,"op":0,"s":1,"t":"X"}`, 0, 1, true, "X", d, nil, ""},
 		{"whitespace everywhere", " \n{ \"op\" :\t0 ,\r\n \"d\" : " + d + " , \"s\" : 7 , \"t\" : \"Y\" } \n", 0, 7, true, "Y", d, nil, ""},
 		{"null s and t", `{"t":null,"s":null,"op":11,"d":null}`, 11, 0, false, "", "null", nil, ""},
@@ -100,8 +104,17 @@ func TestJSONScanAgreesWithEncodingJSONOnRealisticPayloads(t *testing.T) {
 		if err := json.Unmarshal(p, &ref); err != nil {
 			t.Fatal(err)
 		}
-		if f.Op != ref.Op || f.Seq != *ref.S || string(f.T) != *ref.T || !bytes.Equal(f.D, ref.D) {
+		if f.Op != ref.Op || f.Seq != *ref.S || string(f.T) != *ref.T {
 			t.Errorf("scan %+v disagrees with encoding/json", f)
+		}
+		// These dispatches put d last, as Discord does: Scan stops there.
+		if f.D != nil {
+			t.Errorf("D = %.40q…, want nil for a dispatch in Discord's order", f.D)
+		}
+		// With d first, D must be exactly what encoding/json sees.
+		dFirst := append(append([]byte(`{"d":`), ref.D...), `,"op":0,"s":1,"t":"READY"}`...)
+		if err := (JSON{}).Scan(dFirst, &f); err != nil || !bytes.Equal(f.D, ref.D) {
+			t.Errorf("d first: D differs from encoding/json (err %v)", err)
 		}
 	}
 }
