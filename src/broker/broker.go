@@ -221,9 +221,22 @@ func (b *Broker) Up() bool { return b.up.Load() }
 // Buffered returns the body bytes queued or published but not yet confirmed.
 func (b *Broker) Buffered() int { return b.out.buffered() }
 
-// Close stops consuming, refuses new dispatches, waits until every buffered dispatch is
-// confirmed or ctx ends, then closes the connection. If ctx ended first, the error is an
-// *UnconfirmedError saying how many dispatches were left. Later calls return the same.
+// Drain stops consuming, refuses new dispatches and waits until every buffered dispatch
+// is confirmed or ctx ends, keeping the connection open: shutdown saves sessions between
+// the last confirm and Close (DESIGN.md §7).
+func (b *Broker) Drain(ctx context.Context) error {
+	b.StopConsuming()
+	b.out.close()
+	if err := b.out.waitEmpty(ctx); err != nil {
+		msgs, bytes := b.out.stats()
+		return &UnconfirmedError{Messages: msgs, Bytes: bytes, Err: err}
+	}
+	return nil
+}
+
+// Close drains (see Drain) until ctx ends, then closes the connection. If dispatches
+// were still unconfirmed, the error is an *UnconfirmedError saying how many. Later calls
+// return the same.
 func (b *Broker) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() { b.closeErr = b.close(ctx) })
 	return b.closeErr

@@ -330,6 +330,41 @@ func TestCloseWaitsForEveryConfirm(t *testing.T) {
 	}
 }
 
+func TestDrainWaitsForEveryConfirmAndKeepsTheConnectionOpen(t *testing.T) {
+	raw := testAMQPURL(t)
+	b := connectTest(t, Options{URL: raw})
+	key := randomKey(t)
+	obs := newObserver(t, raw)
+	d := obs.bind(t, key)
+	const n = 1000
+	for i := range n {
+		if err := b.Publish(testContext(t, 10*time.Second), 0, 0, []byte(key), []byte{'d'}); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	if err := b.Drain(testContext(t, 20*time.Second)); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if got := b.Buffered(); got != 0 {
+		t.Fatalf("Buffered() after Drain = %d", got)
+	}
+	if !b.Up() {
+		t.Fatal("Drain closed the connection; only Close may")
+	}
+	if err := b.Publish(context.Background(), 0, 0, []byte(key), []byte{'d'}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Publish after Drain: %v, want ErrClosed", err)
+	}
+	if _, ok := <-b.Commands(); ok {
+		t.Fatal("Commands() open after Drain")
+	}
+	for range n {
+		receive(t, d, 10*time.Second)
+	}
+	if err := b.Close(testContext(t, 5*time.Second)); err != nil || b.Up() {
+		t.Fatalf("Close after Drain = %v, Up() = %v", err, b.Up())
+	}
+}
+
 func TestCloseReportsHowManyWereLeftUnconfirmed(t *testing.T) {
 	raw := testAMQPURL(t)
 	u, _ := url.Parse(raw)
@@ -342,12 +377,17 @@ func TestCloseReportsHowManyWereLeftUnconfirmed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	err := b.Close(ctx)
-	var uerr *UnconfirmedError
-	if !errors.As(err, &uerr) || uerr.Messages != 5 || uerr.Bytes != 15 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Close = %v, want 5 dispatches (15 bytes) unconfirmed", err)
+	for _, step := range []struct {
+		name string
+		f    func(context.Context) error
+	}{{"Drain", b.Drain}, {"Close", b.Close}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := step.f(ctx)
+		cancel()
+		var uerr *UnconfirmedError
+		if !errors.As(err, &uerr) || uerr.Messages != 5 || uerr.Bytes != 15 || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s = %v, want 5 dispatches (15 bytes) unconfirmed", step.name, err)
+		}
 	}
 }
 

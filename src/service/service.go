@@ -34,12 +34,15 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// Shutdown budget (DESIGN.md §7: all within 10 s of the signal): confirms
-// may be waited for until confirmBy after the shards were told to close,
-// sessions saved until saveBy, leaving a margin for the rest.
+// Shutdown budget (DESIGN.md §7: all within 10 s of the signal), counted
+// from when the shards were told to close: confirms may be waited for until
+// confirmBy, sessions saved until saveBy; closing RabbitMQ then gets at most
+// closeFor, and never past closeBy, leaving a margin before main's hard stop.
 const (
 	confirmBy = 7 * time.Second
 	saveBy    = 9 * time.Second
+	closeFor  = time.Second
+	closeBy   = 9 * time.Second
 )
 
 // Run runs the gateway until ctx ends (nil) or something it cannot recover
@@ -153,16 +156,38 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 
 	parts.cluster.Store(cl)
 
+	// DESIGN.md §7, after commands stopped and shards closed: wait for the
+	// confirms (they move each shard's stored seq), save the sessions, then
+	// close RabbitMQ.
 	start, runErr := runShards(ctx, cl, b, log)
 	brokerOpen = false
-	closeBroker(b, log, start.Add(confirmBy))
-	saveCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), start.Add(saveBy))
-	if err := sessions.Flush(saveCtx); err != nil {
-		log.Warn("could not save sessions", slog.Any("error", err))
-	}
-	cancel()
+	withDeadline(start.Add(confirmBy), func(ctx context.Context) {
+		if err := b.Drain(ctx); err != nil {
+			log.Warn("waiting for RabbitMQ confirms", slog.Any("error", err))
+		}
+	})
+	withDeadline(start.Add(saveBy), func(ctx context.Context) {
+		if err := sessions.Flush(ctx); err != nil {
+			log.Warn("could not save sessions", slog.Any("error", err))
+		}
+	})
 	stopState()
+	closeBroker(b, log, earliest(time.Now().Add(closeFor), start.Add(closeBy)))
 	return runErr
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// withDeadline runs f with a context that ends at deadline.
+func withDeadline(deadline time.Time, f func(ctx context.Context)) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	f(ctx)
 }
 
 // startMetrics serves /metrics, /healthz and /readyz on addr (when set)
@@ -252,9 +277,9 @@ func (r *running) buffered() float64 {
 // closeBroker waits (until deadline) for every dispatch to be confirmed,
 // then closes the AMQP connection.
 func closeBroker(b *broker.Broker, log *slog.Logger, deadline time.Time) {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	if err := b.Close(ctx); err != nil {
-		log.Warn("closing RabbitMQ", slog.Any("error", err))
-	}
+	withDeadline(deadline, func(ctx context.Context) {
+		if err := b.Close(ctx); err != nil {
+			log.Warn("closing RabbitMQ", slog.Any("error", err))
+		}
+	})
 }
