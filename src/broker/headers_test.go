@@ -122,13 +122,11 @@ func TestURLAndErrorsNeverShowThePassword(t *testing.T) {
 func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 	b := reconnectBackoff{min: time.Second, max: 30 * time.Second}
 	for attempt := range 40 {
-		want := min(time.Second<<min(attempt, 31), 30*time.Second)
-		if attempt > 31 {
-			want = 30 * time.Second
-		}
+		hi := min(time.Second<<min(attempt+1, 31), 30*time.Second)
+		lo := max(hi/2, time.Second)
 		d := b.next()
-		if d < want/2 || d > want {
-			t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, want/2, want)
+		if d < lo || d > hi {
+			t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, lo, hi)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -85,18 +86,31 @@ func (f *Fake) BlockUntil(n int) {
 // BlockUntilTimer waits until a timer due exactly d from now is armed:
 // tests advance time only once the code under test waits for that long.
 func (f *Fake) BlockUntilTimer(d time.Duration) {
+	_ = f.AwaitTimer(d, nil)
+}
+
+// AwaitTimer is BlockUntilTimer that gives up when giveUp delivers (a
+// wall-clock time.After in tests), so code that waits for some other time
+// fails the test instead of hanging it. The error lists the waits armed.
+func (f *Fake) AwaitTimer(d time.Duration, giveUp <-chan time.Time) error {
 	for {
 		f.mu.Lock()
 		due := f.now.Add(d)
+		waits := make([]time.Duration, 0, len(f.timers))
 		for _, t := range f.timers {
 			if t.when.Equal(due) {
 				f.mu.Unlock()
-				return
+				return nil
 			}
+			waits = append(waits, t.when.Sub(f.now))
 		}
 		ch := f.changed
 		f.mu.Unlock()
-		<-ch
+		select {
+		case <-ch:
+		case <-giveUp:
+			return fmt.Errorf("no timer due in %v; armed: %v", d, waits)
+		}
 	}
 }
 

@@ -60,6 +60,18 @@ func TestBlockUntilTimerWaitsForThatDeadline(t *testing.T) {
 	<-done
 }
 
+func TestAwaitTimerGivesUpAndSaysWhatWasArmed(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	f.NewTimer(3 * time.Second)
+	giveUp := make(chan time.Time, 1)
+	giveUp <- time.Time{}
+	err := f.AwaitTimer(5*time.Second, giveUp)
+	if assert.Error(t, err) {
+		assert.Contains(t, err.Error(), "no timer due in 5s; armed: [3s]")
+	}
+	assert.NoError(t, f.AwaitTimer(3*time.Second, giveUp), "an armed timer is found even when giving up is due")
+}
+
 func TestSleepEndsWithContextOrClock(t *testing.T) {
 	f := NewFake(time.Unix(0, 0))
 	ctx, cancel := context.WithCancel(context.Background())

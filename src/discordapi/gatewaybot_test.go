@@ -198,7 +198,9 @@ func TestTokenNeverInErrors(t *testing.T) {
 // waiting, proving it waits want and not a nanosecond less.
 func awaitWait(t *testing.T, clk *clock.Fake, f *fakeDiscord, want time.Duration) {
 	t.Helper()
-	clk.BlockUntil(1)
+	if err := clk.AwaitTimer(want, time.After(10*time.Second)); err != nil {
+		t.Fatalf("the client never waited %v: %v", want, err)
+	}
 	before := f.count()
 	clk.Advance(want - time.Nanosecond)
 	if n := f.count(); n != before {
@@ -211,7 +213,7 @@ func TestRetries(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		replies []reply
-		waits   []time.Duration // with jitter 0.5: 0.75 s, 1.5 s, 3 s, ...
+		waits   []time.Duration // with jitter 0.5: 1.5 s, 3 s, 6 s, ...
 	}{
 		{"429 body retry_after wins over header", []reply{
 			{status: 429, header: map[string]string{"Retry-After": "3"}, body: `{"message":"You are being rate limited.","retry_after":2.5,"global":true}`},
@@ -220,19 +222,19 @@ func TestRetries(t *testing.T) {
 			{status: 429, header: map[string]string{"Retry-After": "3"}, body: "<html>cloudflare</html>"},
 			{status: 200, body: okBody}}, []time.Duration{3 * time.Second}},
 		{"429 without a hint backs off", []reply{
-			{status: 429}, {status: 200, body: okBody}}, []time.Duration{750 * time.Millisecond}},
+			{status: 429}, {status: 200, body: okBody}}, []time.Duration{1500 * time.Millisecond}},
 		{"500 then 200", []reply{
-			{status: 500}, {status: 200, body: okBody}}, []time.Duration{750 * time.Millisecond}},
+			{status: 500}, {status: 200, body: okBody}}, []time.Duration{1500 * time.Millisecond}},
 		{"5xx back off exponentially", []reply{
 			{status: 500}, {status: 502}, {status: 503}, {status: 504}, {status: 500}, {status: 500}, {status: 500},
 			{status: 200, body: okBody}},
-			[]time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second, 6 * time.Second,
-				12 * time.Second, 22500 * time.Millisecond, 22500 * time.Millisecond}},
+			[]time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second, 12 * time.Second,
+				22500 * time.Millisecond, 22500 * time.Millisecond, 22500 * time.Millisecond}},
 		{"dropped connection then 200", []reply{
-			{status: 0}, {status: 200, body: okBody}}, []time.Duration{750 * time.Millisecond}},
+			{status: 0}, {status: 200, body: okBody}}, []time.Duration{1500 * time.Millisecond}},
 		{"429 does not grow the backoff", []reply{
 			{status: 500}, {status: 429, body: `{"retry_after": 0.1}`}, {status: 500}, {status: 200, body: okBody}},
-			[]time.Duration{750 * time.Millisecond, 100 * time.Millisecond, 1500 * time.Millisecond}},
+			[]time.Duration{1500 * time.Millisecond, 100 * time.Millisecond, 3 * time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeDiscord(t, tc.replies...)
@@ -342,7 +344,7 @@ func TestEachRetryIsLogged(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	out := buf.String()
-	for _, want := range []string{`"level":"WARN"`, `"error":"status 500 Internal Server Error: oops"`, `"retry_in":500000000`} {
+	for _, want := range []string{`"level":"WARN"`, `"error":"status 500 Internal Server Error: oops"`, `"retry_in":1000000000`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s: %s", want, out)
 		}

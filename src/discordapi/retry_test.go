@@ -12,10 +12,11 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 		jitter float64
 		want   time.Duration
 	}{
-		{0, 0, 500 * time.Millisecond},
-		{0, 0.999999999, time.Second - time.Nanosecond},
-		{1, 0, time.Second},
-		{4, 0.5, 12 * time.Second},
+		{0, 0, time.Second},
+		{0, 0.999999999, 2*time.Second - time.Nanosecond},
+		{1, 0, 2 * time.Second},
+		{3, 0.5, 12 * time.Second},
+		{4, 0, 15 * time.Second},
 		{5, 0, 15 * time.Second},
 		{5, 0.999999999, 30*time.Second - 15*time.Nanosecond},
 		{63, 0.5, 22500 * time.Millisecond},

@@ -226,7 +226,7 @@ func (s *Shard) stop(ctx context.Context) error {
 	return nil
 }
 
-// backoff is jittered exponential: 1 s, 2 s, 4 s ... capped at maxBackoff.
+// backoff is jittered exponential: 1-2 s, 2-4 s, 4-8 s ... capped at maxBackoff.
 func (s *Shard) backoff(failures int) time.Duration {
 	return backoff.Delay(time.Second, maxBackoff, failures-1, s.cfg.Rand())
 }
@@ -357,16 +357,15 @@ func (s *Shard) gatewayURL(resume bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("parse gateway url: %w", err)
 	}
-	q := url.Values{}
-	q.Set("v", "10")
-	q.Set("encoding", s.cfg.Codec.Name())
+	// In Discord's documented order (url.Values would sort the keys).
+	q := "v=10&encoding=" + url.QueryEscape(s.cfg.Codec.Name())
 	if s.cfg.Compress != "" {
-		q.Set("compress", s.cfg.Compress)
+		q += "&compress=" + url.QueryEscape(s.cfg.Compress)
 	}
 	if u.Path == "" {
 		u.Path = "/"
 	}
-	u.RawQuery = q.Encode()
+	u.RawQuery = q
 	return u.String(), nil
 }
 

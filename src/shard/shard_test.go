@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/codec"
 	"github.com/cordis-gateway/cordis/src/state"
 )
 
@@ -32,7 +34,7 @@ func TestDispatchIsPublishedByteForByteAndIdentifyIsComplete(t *testing.T) {
 	stub := newDiscordStub(t)
 	_, pub, _ := startShard(t, stub, clock.Real(), nil)
 	c := stub.next()
-	assert.Equal(t, "/?encoding=json&v=10", c.url)
+	assert.Equal(t, "/?v=10&encoding=json", c.url)
 	c.hello(45000)
 	id := c.expect(2)
 	assert.Equal(t, "test-token", id["token"])
@@ -77,7 +79,7 @@ func TestReconnectOpcodeResumesOnResumeURLKeepingQuery(t *testing.T) {
 	c.send(map[string]any{"op": 7, "d": nil})
 
 	r := stub.next()
-	assert.Equal(t, "/resume?encoding=json&v=10", r.url)
+	assert.Equal(t, "/resume?v=10&encoding=json", r.url)
 	r.hello(45000)
 	res := r.expect(6)
 	assert.Equal(t, "sess-7", res["session_id"])
@@ -96,8 +98,8 @@ func TestInvalidSessionRules(t *testing.T) {
 		wantURL   string
 		wantOp    int
 	}{
-		{"op 9 true resumes", true, "/resume?encoding=json&v=10", 6},
-		{"op 9 false identifies on the main url", false, "/?encoding=json&v=10", 2},
+		{"op 9 true resumes", true, "/resume?v=10&encoding=json", 6},
+		{"op 9 false identifies on the main url", false, "/?v=10&encoding=json", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,10 +109,10 @@ func TestInvalidSessionRules(t *testing.T) {
 			c := established(t, stub, pub, "sess-9")
 			c.send(map[string]any{"op": 9, "d": tt.resumable})
 			if tt.resumable {
-				afterBackoff(fake, shortSessionBackoff)
+				afterBackoff(t, fake, shortSessionBackoff)
 			} else {
 				// Discord: wait 1-5 s before identifying again (Rand 0.5 -> 3 s).
-				afterBackoff(fake, 3*time.Second)
+				afterBackoff(t, fake, 3*time.Second)
 			}
 			r := stub.next()
 			assert.Equal(t, tt.wantURL, r.url)
@@ -144,7 +146,7 @@ func TestSessionEndingCloseCodesIdentifyAgain(t *testing.T) {
 		c := established(t, stub, pub, "sess")
 		c.closeWith(code)
 		r := stub.next()
-		assert.Equal(t, "/?encoding=json&v=10", r.url, "code %d", code)
+		assert.Equal(t, "/?v=10&encoding=json", r.url, "code %d", code)
 		r.hello(45000)
 		r.expect(2)
 	}
@@ -156,7 +158,7 @@ func TestOtherCloseCodesResume(t *testing.T) {
 	c := established(t, stub, pub, "sess")
 	c.closeWith(4000)
 	r := stub.next()
-	assert.Equal(t, "/resume?encoding=json&v=10", r.url)
+	assert.Equal(t, "/resume?v=10&encoding=json", r.url)
 	r.hello(45000)
 	r.expect(6)
 }
@@ -189,9 +191,9 @@ func TestZombieConnectionIsClosedAndResumed(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("zombie connection was not closed")
 	}
-	afterBackoff(fake, shortSessionBackoff)
+	afterBackoff(t, fake, shortSessionBackoff)
 	r := stub.next()
-	assert.Equal(t, "/resume?encoding=json&v=10", r.url)
+	assert.Equal(t, "/resume?v=10&encoding=json", r.url)
 }
 
 func TestHeartbeatRequestIsAnsweredAtOnce(t *testing.T) {
@@ -260,18 +262,18 @@ func TestResumeThatKeepsFailingFallsBackToIdentify(t *testing.T) {
 	_, pub, _ := startShard(t, stub, fake, nil)
 	c := established(t, stub, pub, "sess-r")
 	c.closeWith(4000)
-	// Rand 0.5: backoff waits are 0.75 x 1 s, 2 s, 4 s, 8 s (the session
+	// Rand 0.5: backoff waits are 1.5 x 1 s, 2 s, 4 s, 8 s (the session
 	// ended early, so it counts as the first failure).
-	waits := []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}
+	waits := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}
 	for i := range maxResumeAttempts {
-		afterBackoff(fake, waits[i])
+		afterBackoff(t, fake, waits[i])
 		r := stub.next()
-		require.Equal(t, "/resume?encoding=json&v=10", r.url, "attempt %d resumes", i+1)
+		require.Equal(t, "/resume?v=10&encoding=json", r.url, "attempt %d resumes", i+1)
 		r.closeWith(4000) // the resume url is broken
 	}
-	afterBackoff(fake, 6*time.Second)
+	afterBackoff(t, fake, 12*time.Second)
 	r := stub.next()
-	assert.Equal(t, "/?encoding=json&v=10", r.url, "after %d failed resumes the shard identifies", maxResumeAttempts)
+	assert.Equal(t, "/?v=10&encoding=json", r.url, "after %d failed resumes the shard identifies", maxResumeAttempts)
 	r.hello(45000)
 	r.expect(2)
 }
@@ -338,7 +340,7 @@ func TestResumeTimeoutWaitsWhileReplayIsHeldUp(t *testing.T) {
 	_, _, _ = startShard(t, stub, fake, func(c *Config) { c.Publisher = gated })
 	c := established(t, stub, gated.recordingPublisher, "sess-rt")
 	c.send(map[string]any{"op": 7, "d": nil})
-	afterBackoff(fake, shortSessionBackoff)
+	afterBackoff(t, fake, shortSessionBackoff)
 	r := stub.next()
 	r.hello(45000)
 	r.expect(6)
@@ -361,13 +363,17 @@ func TestResumeTimeoutWaitsWhileReplayIsHeldUp(t *testing.T) {
 }
 
 // shortSessionBackoff is the wait after a session that ended within
-// stableAfter: the first step of the backoff (Rand 0.5 -> 0.75 x 1 s).
-const shortSessionBackoff = 750 * time.Millisecond
+// stableAfter: the first step of the backoff (Rand 0.5 -> 1 s + 0.5 x 1 s).
+const shortSessionBackoff = 1500 * time.Millisecond
 
 // afterBackoff advances the fake clock through the shard's wait of d
-// before its next connection.
-func afterBackoff(fake *clock.Fake, d time.Duration) {
-	fake.BlockUntilTimer(d)
+// before its next connection. A shard that never waits exactly d fails the
+// test instead of hanging it.
+func afterBackoff(t *testing.T, fake *clock.Fake, d time.Duration) {
+	t.Helper()
+	if err := fake.AwaitTimer(d, time.After(10*time.Second)); err != nil {
+		t.Fatalf("the shard never waited %v: %v", d, err)
+	}
 	fake.Advance(d)
 }
 
@@ -382,7 +388,7 @@ func TestASessionThatEndsEarlyBacksOff(t *testing.T) {
 		t.Fatalf("reconnected to %s at once after a session of no time", r.url)
 	case <-time.After(100 * time.Millisecond):
 	}
-	afterBackoff(fake, shortSessionBackoff)
+	afterBackoff(t, fake, shortSessionBackoff)
 	r := stub.next()
 	r.hello(45000)
 	r.expect(6)
@@ -423,7 +429,7 @@ func TestStoredSeqFollowsConfirmsNotHandOver(t *testing.T) {
 
 	// A new session: confirms of the old one no longer count.
 	c.send(map[string]any{"op": 9, "d": false})
-	afterBackoff(fake, 3*time.Second)
+	afterBackoff(t, fake, 3*time.Second)
 	r := stub.next()
 	r.hello(45000)
 	r.expect(2)
@@ -431,4 +437,30 @@ func TestStoredSeqFollowsConfirmsNotHandOver(t *testing.T) {
 	pub.next(t)
 	s.Confirmed(msg.ref)
 	assert.Zero(t, stored(), "a confirm from the previous session is ignored")
+}
+
+func TestGatewayURLPutsTheQueryInDiscordsOrder(t *testing.T) {
+	tests := []struct {
+		name     string
+		gateway  string
+		resume   string
+		codec    codec.Codec
+		compress string
+		useRes   bool
+		want     string
+	}{
+		{"json without compression", "wss://gateway.discord.gg", "", codec.JSON{}, "", false, "wss://gateway.discord.gg/?v=10&encoding=json"},
+		{"etf with zlib-stream", "wss://gateway.discord.gg/", "", codec.ETF{}, "zlib-stream", false, "wss://gateway.discord.gg/?v=10&encoding=etf&compress=zlib-stream"},
+		{"a query on the url is replaced", "wss://gateway.discord.gg/?v=9", "", codec.JSON{}, "zstd-stream", false, "wss://gateway.discord.gg/?v=10&encoding=json&compress=zstd-stream"},
+		{"resume url keeps its path and gets the query", "wss://gateway.discord.gg", "wss://us-east1-b.gateway.discord.gg/r", codec.ETF{}, "zstd-stream", true, "wss://us-east1-b.gateway.discord.gg/r?v=10&encoding=etf&compress=zstd-stream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(Config{GatewayURL: tt.gateway, Codec: tt.codec, Compress: tt.compress, Logger: slog.New(slog.DiscardHandler)})
+			s.session.ResumeURL = tt.resume
+			got, err := s.gatewayURL(tt.useRes)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
 }
