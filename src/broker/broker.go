@@ -193,6 +193,9 @@ func (b *Broker) dropRefused(loss error) {
 	if d, ok := b.out.dropFirstOfSize(size); ok {
 		b.log.Error("dropping a dispatch larger than rabbitmq's max_message_size",
 			"shard_id", d.shard, "event", d.key, "bytes", d.size, "error", aerr.Reason)
+		if b.opts.OnDrop != nil {
+			b.opts.OnDrop(d.shard, d.key, d.ref)
+		}
 	}
 }
 

@@ -151,15 +151,30 @@ func TestOnlyAMaxMessageSizeRefusalDropsADispatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &Broker{out: newOutbox(1 << 20), log: slog.New(slog.DiscardHandler)}
-			for _, body := range []string{"1234", "12345"} {
-				if err := b.out.add(context.Background(), 0, 0, []byte("K"), []byte(body)); err != nil {
+			type drop struct {
+				shard int
+				key   string
+				ref   int64
+			}
+			var drops []drop
+			b := &Broker{out: newOutbox(1 << 20), log: slog.New(slog.DiscardHandler), opts: Options{
+				OnDrop: func(shardID int, event string, ref int64) { drops = append(drops, drop{shardID, event, ref}) },
+			}}
+			for i, body := range []string{"1234", "12345"} {
+				if err := b.out.add(context.Background(), 3, int64(10+i), []byte("K"), []byte(body)); err != nil {
 					t.Fatal(err)
 				}
 			}
 			b.dropRefused(tt.loss)
 			if msgs, _ := b.out.stats(); (msgs == 1) != tt.drop {
 				t.Fatalf("%d dispatches left, drop = %v", msgs, tt.drop)
+			}
+			// The shard must learn of the drop, or its confirmed seq would wait for it forever.
+			if tt.drop && (len(drops) != 1 || drops[0] != drop{3, "K", 11}) {
+				t.Fatalf("OnDrop calls = %+v, want one for shard 3, ref 11", drops)
+			}
+			if !tt.drop && len(drops) != 0 {
+				t.Fatalf("OnDrop called without a drop: %+v", drops)
 			}
 		})
 	}

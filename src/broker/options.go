@@ -46,6 +46,11 @@ type Options struct {
 	// confirmed sequence). It runs on the publisher goroutine: it must be quick and
 	// must not block.
 	OnConfirm func(shardID int, event string, ref int64, latency time.Duration)
+	// OnDrop, if set, is called for a dispatch given up for good (RabbitMQ refused it
+	// as larger than its max_message_size), with the ref given to Publish: it will
+	// never be confirmed, and waiting for it would stall the shard's confirmed
+	// sequence. Same goroutine rules as OnConfirm.
+	OnDrop func(shardID int, event string, ref int64)
 }
 
 func (o Options) withDefaults() (Options, error) {

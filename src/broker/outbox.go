@@ -228,6 +228,7 @@ func (o *outbox) releaseLocked(e entry) {
 type dropped struct {
 	key   string
 	shard int
+	ref   int64
 	size  int
 }
 
@@ -240,7 +241,7 @@ func (o *outbox) dropFirstOfSize(size int) (dropped, bool) {
 		if len(o.pending.at(i).body) == size {
 			e := o.pending.removeAt(i)
 			o.releaseLocked(e)
-			return dropped{key: e.key, shard: e.shard, size: size}, true
+			return dropped{key: e.key, shard: e.shard, ref: e.ref, size: size}, true
 		}
 	}
 	return dropped{}, false

@@ -73,8 +73,9 @@ func New(r config.Shards, template shard.Config, obs Observer) *Cluster {
 // Shards returns the shards, in id order.
 func (c *Cluster) Shards() []*shard.Shard { return c.shards }
 
-// Confirmed passes RabbitMQ's confirm of a dispatch to the shard that
-// published it (broker.Options.OnConfirm); other shard ids are ignored.
+// Confirmed passes the settling of a dispatch (RabbitMQ confirmed it, or
+// it was dropped for good: broker.Options.OnConfirm, OnDrop) to the shard
+// that published it; other shard ids are ignored.
 func (c *Cluster) Confirmed(shardID int, ref int64) {
 	if i := shardID - c.first; i >= 0 && i < len(c.shards) {
 		c.shards[i].Confirmed(ref)

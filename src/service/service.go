@@ -71,6 +71,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 				cl.Confirmed(shardID, ref)
 			}
 		},
+		// A dispatch RabbitMQ refused for good is settled too: replaying it
+		// after a restart would only be refused again.
+		OnDrop: func(shardID int, _ string, ref int64) {
+			if cl := parts.cluster.Load(); cl != nil {
+				cl.Confirmed(shardID, ref)
+			}
+		},
 	}
 	log.Info("connecting to RabbitMQ")
 	b, err := broker.Connect(ctx, opts)

@@ -81,9 +81,13 @@ func (c *connection) stalledSince(t time.Time) bool {
 func (c *connection) publish(f *codec.Frame, payload []byte) error {
 	clk := c.s.cfg.Clock
 	start := clk.Now()
+	ref := c.s.confirms.handOver(f.Seq, f.HasSeq)
 	c.publishing.Store(true)
-	err := c.s.cfg.Publisher.Publish(c.ctx, c.s.cfg.ID, c.s.publishRef(f.Seq, f.HasSeq), f.T, payload)
+	err := c.s.cfg.Publisher.Publish(c.ctx, c.s.cfg.ID, ref, f.T, payload)
 	c.publishing.Store(false)
+	if err != nil {
+		c.s.confirms.withdraw(ref)
+	}
 	if end := clk.Now(); end.Sub(start) > stallThreshold {
 		c.stalledAt.Store(end.UnixNano())
 	}

@@ -111,15 +111,13 @@ type Shard struct {
 
 	// session is what RESUME needs. Written by the Run goroutine only;
 	// seq (the last dispatch handed to the publisher) is also read by the
-	// writer for heartbeats. confirmed is the last seq the publisher
-	// confirmed in session generation gen: only that is stored, so a
+	// writer for heartbeats. Only the seq confirms settled is stored, so a
 	// restart never resumes past an event RabbitMQ did not take.
-	mu        sync.Mutex
-	session   state.Session
-	seq       atomic.Int64
-	hasSeq    atomic.Bool
-	gen       atomic.Int64
-	confirmed atomic.Int64
+	mu       sync.Mutex
+	session  state.Session
+	seq      atomic.Int64
+	hasSeq   atomic.Bool
+	confirms confirmWindow
 
 	// pending is a command taken from cmds but not yet sent; it survives
 	// reconnects. Only the current connection's writer touches it.
@@ -250,7 +248,7 @@ func (s *Shard) restoreSession(ctx context.Context) {
 	s.mu.Unlock()
 	s.seq.Store(sess.Seq)
 	s.hasSeq.Store(true)
-	s.confirmed.Store(sess.Seq)
+	s.confirms.start(sess.Seq)
 	s.log.Info("restored session; will resume", slog.Int64("seq", sess.Seq))
 }
 
@@ -284,7 +282,7 @@ func (s *Shard) established(ctx context.Context, r *codec.Ready) {
 
 func (s *Shard) saveSession(ctx context.Context) {
 	sess := s.currentSession()
-	sess.Seq = s.confirmed.Load()
+	sess.Seq = s.confirms.settled()
 	if sess.ID == "" {
 		return
 	}
@@ -305,45 +303,18 @@ func (s *Shard) dropSession(ctx context.Context) {
 	}
 }
 
-// refSeqBits is how much of a publish ref holds the sequence; the bits above
-// hold the session generation, so a confirm from an earlier session is
-// recognised and ignored.
-const refSeqBits = 40
-
 // newGeneration starts a session generation: confirms of dispatches
 // published before no longer count.
-func (s *Shard) newGeneration() {
-	s.gen.Add(1)
-	s.confirmed.Store(0)
-}
+func (s *Shard) newGeneration() { s.confirms.start(0) }
 
-// publishRef is the reference handed to the publisher for the dispatch with
-// sequence seq (-1 for a dispatch without one).
-func (s *Shard) publishRef(seq int64, hasSeq bool) int64 {
-	if !hasSeq || seq < 0 || seq >= 1<<refSeqBits {
-		return -1
-	}
-	return s.gen.Load()<<refSeqBits | seq
-}
-
-// Confirmed records that the dispatch published with ref is safely stored
-// (RabbitMQ confirmed it): the sequence the session store keeps for a
-// restart advances only here. Safe for concurrent use.
+// Confirmed records that the dispatch published with ref is settled:
+// RabbitMQ confirmed it, or it was dropped for good. The sequence the
+// session store keeps for a restart advances only here, and only past
+// dispatches that are all settled. Safe for concurrent use.
 func (s *Shard) Confirmed(ref int64) {
-	if ref < 0 || ref>>refSeqBits != s.gen.Load() {
-		return
+	if seq, moved := s.confirms.settle(ref); moved {
+		s.cfg.Sessions.UpdateSeq(s.cfg.ID, seq)
 	}
-	seq := ref & (1<<refSeqBits - 1)
-	for {
-		cur := s.confirmed.Load()
-		if seq <= cur {
-			return
-		}
-		if s.confirmed.CompareAndSwap(cur, seq) {
-			break
-		}
-	}
-	s.cfg.Sessions.UpdateSeq(s.cfg.ID, seq)
 }
 
 // gatewayURL builds the connection URL, keeping v, encoding and compress on

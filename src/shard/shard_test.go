@@ -422,9 +422,11 @@ func TestStoredSeqFollowsConfirmsNotHandOver(t *testing.T) {
 		return sess.Seq
 	}
 	assert.Zero(t, stored(), "handed over is not stored: RabbitMQ has not confirmed anything")
-	s.Confirmed(msg.ref)
-	assert.Equal(t, int64(2), stored())
-	s.Confirmed(ready.ref) // confirms may come late: the stored seq never goes back
+	s.Confirmed(msg.ref) // out of order, as after a nack of READY
+	assert.Zero(t, stored(), "READY (s 1) is unconfirmed: a restart must not resume past it")
+	s.Confirmed(ready.ref)
+	assert.Equal(t, int64(2), stored(), "with READY confirmed, everything up to 2 is")
+	s.Confirmed(ready.ref) // a late duplicate: the stored seq never goes back
 	assert.Equal(t, int64(2), stored())
 
 	// A new session: confirms of the old one no longer count.
