@@ -296,72 +296,57 @@ func TestPublishBlocksWhileBufferFullAndResumesAfterRecovery(t *testing.T) {
 	}
 }
 
-func TestCloseWaitsForEveryConfirm(t *testing.T) {
-	raw := testAMQPURL(t)
-	b := connectTest(t, Options{URL: raw})
-	key := randomKey(t)
-	obs := newObserver(t, raw)
-	d := obs.bind(t, key)
-	const n = 5000
-	body := bytes.Repeat([]byte{'z'}, 512)
-	for i := range n {
-		if err := b.Publish(testContext(t, 10*time.Second), 0, 0, []byte(key), body); err != nil {
-			t.Fatalf("publish %d: %v", i, err)
-		}
-	}
-	if err := b.Close(testContext(t, 20*time.Second)); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if got := b.Buffered(); got != 0 {
-		t.Fatalf("Buffered() after Close = %d", got)
-	}
-	for i := range n {
-		receive(t, d, 10*time.Second)
-		_ = i
-	}
-	if err := b.Publish(context.Background(), 0, 0, []byte(key), body); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Publish after Close: %v, want ErrClosed", err)
-	}
-	if _, ok := <-b.Commands(); ok {
-		t.Fatal("Commands() open after Close")
-	}
-	if b.Up() {
-		t.Fatal("Up() after Close")
-	}
-}
-
-func TestDrainWaitsForEveryConfirmAndKeepsTheConnectionOpen(t *testing.T) {
-	raw := testAMQPURL(t)
-	b := connectTest(t, Options{URL: raw})
-	key := randomKey(t)
-	obs := newObserver(t, raw)
-	d := obs.bind(t, key)
-	const n = 1000
-	for i := range n {
-		if err := b.Publish(testContext(t, 10*time.Second), 0, 0, []byte(key), []byte{'d'}); err != nil {
-			t.Fatalf("publish %d: %v", i, err)
-		}
-	}
-	if err := b.Drain(testContext(t, 20*time.Second)); err != nil {
-		t.Fatalf("Drain: %v", err)
-	}
-	if got := b.Buffered(); got != 0 {
-		t.Fatalf("Buffered() after Drain = %d", got)
-	}
-	if !b.Up() {
-		t.Fatal("Drain closed the connection; only Close may")
-	}
-	if err := b.Publish(context.Background(), 0, 0, []byte(key), []byte{'d'}); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Publish after Drain: %v, want ErrClosed", err)
-	}
-	if _, ok := <-b.Commands(); ok {
-		t.Fatal("Commands() open after Drain")
-	}
-	for range n {
-		receive(t, d, 10*time.Second)
-	}
-	if err := b.Close(testContext(t, 5*time.Second)); err != nil || b.Up() {
-		t.Fatalf("Close after Drain = %v, Up() = %v", err, b.Up())
+func TestCloseAndDrainWaitForEveryConfirm(t *testing.T) {
+	for _, drainFirst := range []bool{false, true} {
+		name := map[bool]string{false: "Close", true: "Drain then Close"}[drainFirst]
+		t.Run(name, func(t *testing.T) {
+			raw := testAMQPURL(t)
+			b := connectTest(t, Options{URL: raw})
+			key := randomKey(t)
+			obs := newObserver(t, raw)
+			d := obs.bind(t, key)
+			const n = 3000
+			body := bytes.Repeat([]byte{'z'}, 512)
+			for i := range n {
+				if err := b.Publish(testContext(t, 10*time.Second), 0, 0, []byte(key), body); err != nil {
+					t.Fatalf("publish %d: %v", i, err)
+				}
+			}
+			closed := func(after string) {
+				t.Helper()
+				if err := b.Publish(context.Background(), 0, 0, []byte(key), body); !errors.Is(err, ErrClosed) {
+					t.Fatalf("Publish after %s: %v, want ErrClosed", after, err)
+				}
+				if _, ok := <-b.Commands(); ok {
+					t.Fatalf("Commands() open after %s", after)
+				}
+			}
+			if drainFirst {
+				if err := b.Drain(testContext(t, 20*time.Second)); err != nil {
+					t.Fatalf("Drain: %v", err)
+				}
+				if got := b.Buffered(); got != 0 {
+					t.Fatalf("Buffered() after Drain = %d", got)
+				}
+				if !b.Up() {
+					t.Fatal("Drain closed the connection; only Close may")
+				}
+				closed("Drain")
+			}
+			if err := b.Close(testContext(t, 20*time.Second)); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if got := b.Buffered(); got != 0 {
+				t.Fatalf("Buffered() after Close = %d", got)
+			}
+			for range n {
+				receive(t, d, 10*time.Second)
+			}
+			closed("Close")
+			if b.Up() {
+				t.Fatal("Up() after Close")
+			}
+		})
 	}
 }
 
