@@ -27,6 +27,9 @@ func TestItem11_MalformedFramesMakeTheShardReconnect(t *testing.T) {
 		{"bad ETF", "etf", "false", false, []byte{131, 116, 0, 0, 0, 4, 119, 2, 'o', 'p'}},
 		{"bad ETF under zlib", "etf", "zlib-stream", false, []byte{131, 255, 1, 2, 3}},
 		{"truncated JSON", "json", "false", false, []byte(`{"op":0,"t":"X","d":{`)},
+		// In Discord's key order the gateway stops scanning at d: a cut-off
+		// d must still be caught.
+		{"truncated JSON in Discord's order", "json", "zlib-stream", false, []byte(`{"t":"MESSAGE_CREATE","s":99,"op":0,"d":{"content":"cut`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,11 +29,13 @@ func (JSON) Binary() bool { return false }
 // Scan implements Codec. Values other than op, s and t are skipped, with
 // their structure checked but not their string contents.
 //
-// Discord writes d last ({"t":…,"s":…,"op":0,"d":…}). When op, s and t have
-// all been read and d comes next, a dispatch other than READY is complete:
-// Scan stops there, leaving D nil and the rest of the payload unread. That
-// skips the bulk of every event; the gateway forwards a dispatch as it came
-// and reads the d of READY only.
+// Discord writes d last ({"t":…,"s":…,"op":0,"d":{…}}). When op, s and t
+// have all been read, d comes next as an object and the payload ends with
+// the two closing braces that shape needs, a dispatch other than READY is
+// complete: Scan stops there, leaving D nil and d unread. That skips the
+// bulk of every event; the gateway forwards a dispatch as it came and reads
+// the d of READY only. A payload cut short is still an error unless it
+// happens to end in "}}".
 func (JSON) Scan(p []byte, f *Frame) error {
 	*f = Frame{}
 	i := jsonWS(p, 0)
@@ -96,7 +98,7 @@ func (JSON) Scan(p []byte, f *Frame) error {
 			}
 			f.T, i = t, next
 		case jsonKeyIs(raw, esc, "d"):
-			if hasOp && hasS && hasT && f.Op == OpDispatch && string(f.T) != "READY" {
+			if hasOp && hasS && hasT && f.Op == OpDispatch && p[i] == '{' && endsWithTwoBraces(p) && string(f.T) != "READY" {
 				return nil
 			}
 			start := i
@@ -128,6 +130,22 @@ func (JSON) Scan(p []byte, f *Frame) error {
 		return errors.New("scan json payload: no op")
 	}
 	return nil
+}
+
+// endsWithTwoBraces reports whether p ends with "}", whitespace, "}" and
+// whitespace: how a payload whose last value is an object ends.
+func endsWithTwoBraces(p []byte) bool {
+	j := len(p) - 1
+	for k := 0; k < 2; k++ {
+		for j >= 0 && (p[j] == ' ' || p[j] == '\t' || p[j] == '\n' || p[j] == '\r') {
+			j--
+		}
+		if j < 0 || p[j] != '}' {
+			return false
+		}
+		j--
+	}
+	return true
 }
 
 // HelloInterval implements Codec.

@@ -22,7 +22,11 @@ func TestJSONScanFindsEnvelopeInAnyKeyOrder(t *testing.T) {
 		errText string
 	}{
 		{"discord order dispatch stops at d", `{"t":"MESSAGE_CREATE","s":42,"op":0,"d":` + d + `}`, 0, 42, true, "MESSAGE_CREATE", "", nil, ""},
-		{"discord order dispatch leaves the rest unread", `{"t":"X","s":1,"op":0,"d":[}`, 0, 1, true, "X", "", nil, ""},
+		{"discord order dispatch leaves d unread", `{"t":"X","s":1,"op":0,"d":{"a":[}}`, 0, 1, true, "X", "", nil, ""},
+		{"discord order dispatch cut short", `{"t":"X","s":9,"op":0,"d":{"content":"abc`, 0, 0, false, "", "", nil, "unexpected end"},
+		{"discord order dispatch cut after an inner object", "{\"t\":\"X\",\"s\":9,\"op\":0,\"d\":{\"a\":{}\n", 0, 0, false, "", "", nil, "unexpected end"},
+		{"discord order dispatch with d not an object is scanned", `{"t":"X","s":1,"op":0,"d":[1]}`, 0, 1, true, "X", "[1]", nil, ""},
+		{"discord order dispatch with a key after d is scanned", `{"t":"X","s":1,"op":0,"d":{"a":{}},"x":1}`, 0, 1, true, "X", `{"a":{}}`, nil, ""},
 		{"discord order READY keeps d", `{"t":"READY","s":1,"op":0,"d":` + d + `}`, 0, 1, true, "READY", d, nil, ""},
 		{"discord order HELLO keeps d", `{"t":null,"s":null,"op":10,"d":` + d + `}`, 10, 0, false, "", d, nil, ""},
 		{"d before s is scanned", `{"t":"X","op":0,"d":` + d + `,"s":2}`, 0, 2, true, "X", d, nil, ""},
