@@ -37,6 +37,7 @@ type Broker struct {
 	runCtx    context.Context // ends when Close stops the connection manager
 	cancelRun context.CancelFunc
 	done      chan struct{} // closed when the connection manager has returned
+	closeBy   atomic.Int64  // unix nanos: Close's deadline, which the last polite close keeps to
 
 	mu             sync.Mutex
 	sess           *session // current session, nil while reconnecting
@@ -145,14 +146,18 @@ func (b *Broker) run(s *session) {
 		b.mu.Unlock()
 		requeued := b.out.requeueInflight()
 		if b.runCtx.Err() != nil {
-			s.shutdown()
+			deadline := time.Now().Add(closeTimeout)
+			if by := b.closeBy.Load(); by != 0 && by < deadline.UnixNano() {
+				deadline = time.Unix(0, by)
+			}
+			s.shutdown(deadline)
 			return
 		}
 		b.dropRefused(err)
 		msgs, bytes := b.out.stats()
 		b.log.Warn("rabbitmq connection lost; reconnecting",
 			"error", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
-		s.shutdown()
+		s.shutdown(time.Now().Add(closeTimeout))
 		lost := time.Now()
 		// A session that lived a while earns an immediate reconnect. One that died at once
 		// (say, publishing is refused) keeps backing off, so a broken setup does not
@@ -249,6 +254,9 @@ func (b *Broker) close(ctx context.Context) error {
 	b.StopConsuming()
 	b.out.close()
 	waitErr := b.out.waitEmpty(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		b.closeBy.Store(dl.UnixNano())
+	}
 	b.cancelRun()
 
 	// The manager closes the connection politely unless its publisher is stuck in a write

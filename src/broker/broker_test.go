@@ -620,6 +620,33 @@ func TestManyShardsPublishingThroughRepeatedCutsLoseNothingAndKeepEachShardsOrde
 	<-cuts
 }
 
+func TestClosePolitelyKeepsToItsDeadlineWhenTheBrokerStopsAnswering(t *testing.T) {
+	raw := testAMQPURL(t)
+	u, _ := url.Parse(raw)
+	p := newProxy(t, u.Host)
+	b := connectTest(t, Options{URL: p.urlThrough(t, raw)})
+	if err := b.Publish(testContext(t, 5*time.Second), 0, 0, []byte(randomKey(t)), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Drain(testContext(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	p.stalled.Store(true) // everything is confirmed, but connection.close-ok never comes
+	defer p.stalled.Store(false)
+	const budget = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	if err := b.Close(ctx); err != nil {
+		t.Fatalf("Close = %v, want nil: nothing was left unconfirmed", err)
+	}
+	// The shutdown budget (DESIGN §7) counts on Close ending near its deadline, not a
+	// whole closeTimeout later.
+	if took := time.Since(start); took > budget+closeTimeout/2 {
+		t.Fatalf("Close took %v with a %v deadline", took, budget)
+	}
+}
+
 func TestCloseReturnsWhenCtxEndsEvenIfTheBrokerStoppedReading(t *testing.T) {
 	raw := testAMQPURL(t)
 	u, _ := url.Parse(raw)

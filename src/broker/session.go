@@ -112,7 +112,7 @@ func openSession(ctx context.Context, opts *Options, consume bool, consumerTag s
 			err = ctx.Err()
 		}
 		if err != nil {
-			s.shutdown()
+			s.shutdown(time.Now().Add(closeTimeout))
 			s = nil
 		}
 	}()
@@ -175,10 +175,14 @@ func declareExchanges(ch *amqp.Channel) error {
 	return nil
 }
 
-// shutdown closes the connection politely if it still works, and the socket in any case.
-func (s *session) shutdown() {
-	if s.conn != nil && !s.conn.IsClosed() {
-		_ = s.conn.CloseDeadline(time.Now().Add(closeTimeout))
+// shutdown closes the connection politely if it still works and deadline allows, and the
+// socket in any case, by deadline at the latest: amqp091's CloseDeadline alone can wait
+// longer (its heartbeater moves the socket's read deadline).
+func (s *session) shutdown(deadline time.Time) {
+	if s.conn != nil && !s.conn.IsClosed() && time.Now().Before(deadline) {
+		cut := time.AfterFunc(time.Until(deadline), s.raw.close)
+		_ = s.conn.CloseDeadline(deadline)
+		cut.Stop()
 	}
 	s.raw.close()
 }
