@@ -46,18 +46,20 @@ func (w *confirmWindow) settled() int64 {
 }
 
 // handOver records that the dispatch with sequence seq is about to be
-// handed to the publisher and returns its ref (-1 for a dispatch without a
-// usable sequence, which is not tracked).
+// handed to the publisher and returns its ref: -1 for a dispatch that is
+// not tracked (no usable sequence, or one not above every seq already
+// recorded, such as a repeat), whose confirm then changes nothing.
 func (w *confirmWindow) handOver(seq int64, hasSeq bool) int64 {
 	if !hasSeq || seq < 0 || seq >= 1<<refSeqBits {
 		return -1
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if seq > w.mark && (len(w.seqs) == w.head || seq > w.seqs[len(w.seqs)-1]) {
-		w.seqs = append(w.seqs, seq)
-		w.done = append(w.done, false)
+	if seq <= w.mark || (len(w.seqs) > w.head && seq <= w.seqs[len(w.seqs)-1]) {
+		return -1
 	}
+	w.seqs = append(w.seqs, seq)
+	w.done = append(w.done, false)
 	return w.gen<<refSeqBits | seq
 }
 
@@ -76,19 +78,21 @@ func (w *confirmWindow) withdraw(ref int64) {
 }
 
 // settle records that the dispatch with ref was confirmed (or dropped for
-// good) and returns the new mark and whether it moved. Safe for concurrent
-// use with the other methods.
-func (w *confirmWindow) settle(ref int64) (int64, bool) {
+// good). When that moves the mark, moved is called with it before the
+// window can start a new generation: a late confirm of the old session
+// can never overwrite what a new session stored. Safe for concurrent use
+// with the other methods; moved must not call back into the window.
+func (w *confirmWindow) settle(ref int64, moved func(mark int64)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if ref < 0 || ref>>refSeqBits != w.gen {
-		return 0, false
+		return
 	}
 	seq := ref & (1<<refSeqBits - 1)
 	open := w.seqs[w.head:]
 	i := sort.Search(len(open), func(i int) bool { return open[i] >= seq })
 	if i == len(open) || open[i] != seq {
-		return 0, false // already settled, or never handed over in this generation
+		return // already settled, or never handed over in this generation
 	}
 	w.done[w.head+i] = true
 	before := w.mark
@@ -97,7 +101,9 @@ func (w *confirmWindow) settle(ref int64) (int64, bool) {
 		w.head++
 	}
 	w.compact()
-	return w.mark, w.mark != before
+	if w.mark != before && moved != nil {
+		moved(w.mark)
+	}
 }
 
 // compact drops the settled prefix once it is most of the slices, keeping

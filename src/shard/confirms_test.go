@@ -38,6 +38,9 @@ func TestConfirmWindowMarkOnlyPassesSettledDispatches(t *testing.T) {
 		{"a seq at or below the mark is not tracked", []step{
 			{"start", 40, 40}, {"hand", 40, 40}, {"settle", 40, 40}, {"hand", 41, 40}, {"settle", 41, 41},
 		}},
+		{"withdrawing a repeated seq keeps the original outstanding", []step{
+			{"hand", 7, 0}, {"hand", 7, 0}, {"withdraw", 7, 0}, {"hand", 8, 0}, {"settle", 8, 0},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +52,7 @@ func TestConfirmWindowMarkOnlyPassesSettledDispatches(t *testing.T) {
 				case "hand":
 					refs[st.seq] = w.handOver(st.seq, true)
 				case "settle":
-					w.settle(refs[st.seq])
+					w.settle(refs[st.seq], nil)
 				case "withdraw":
 					w.withdraw(refs[st.seq])
 				case "start":
@@ -67,14 +70,47 @@ func TestConfirmWindowIgnoresOtherGenerationsAndUnsequencedDispatches(t *testing
 	old := w.handOver(1, true)
 	w.start(0) // a new session
 	fresh := w.handOver(1, true)
-	_, moved := w.settle(old)
-	assert.False(t, moved, "a confirm from the previous session must not count")
+	var stored []int64
+	store := func(mark int64) { stored = append(stored, mark) }
+	w.settle(old, store)
+	assert.Empty(t, stored, "a confirm from the previous session must not count")
 	assert.Equal(t, int64(-1), w.handOver(5, false), "a dispatch without s gets no ref")
-	_, moved = w.settle(-1)
-	assert.False(t, moved)
-	mark, moved := w.settle(fresh)
-	assert.True(t, moved)
-	assert.Equal(t, int64(1), mark)
+	w.settle(-1, store)
+	assert.Empty(t, stored)
+	w.settle(fresh, store)
+	assert.Equal(t, []int64{1}, stored)
+}
+
+// Confirms arrive on the publisher's goroutine while the reader hands over
+// dispatches and new sessions start: a stored mark must always belong to
+// the generation that is current when it is stored.
+func TestConfirmWindowConcurrentSettleNeverStoresAnOldSessionsSeq(t *testing.T) {
+	const perSession = 100
+	var w confirmWindow
+	refs := make(chan int64, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ref := range refs {
+			w.settle(ref, func(mark int64) {
+				// Called under w.mu: w.gen is the current generation, which
+				// handed over seqs (gen-1)*perSession+1 .. gen*perSession.
+				if lo := (w.gen - 1) * perSession; mark <= lo || mark > lo+perSession {
+					t.Errorf("stored seq %d in generation %d", mark, w.gen)
+				}
+			})
+		}
+	}()
+	seq := int64(0)
+	for range 50 {
+		w.start(0)
+		for range perSession {
+			seq++
+			refs <- w.handOver(seq, true)
+		}
+	}
+	close(refs)
+	<-done
 }
 
 func TestConfirmWindowSettlesAnyOrderAndStaysSmall(t *testing.T) {
@@ -91,10 +127,8 @@ func TestConfirmWindowSettlesAnyOrderAndStaysSmall(t *testing.T) {
 	for _, ref := range refs {
 		seq := ref & (1<<refSeqBits - 1)
 		settled[seq] = true
-		mark, _ := w.settle(ref)
-		if mark == 0 {
-			mark = w.settled()
-		}
+		w.settle(ref, nil)
+		mark := w.settled()
 		for s := int64(1); s <= mark; s += 997 { // spot-check: nothing unsettled is below the mark
 			require.True(t, settled[s], "mark %d passes unsettled %d", mark, s)
 		}

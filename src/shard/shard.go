@@ -118,6 +118,7 @@ type Shard struct {
 	seq      atomic.Int64
 	hasSeq   atomic.Bool
 	confirms confirmWindow
+	storeSeq func(seq int64) // hands a settled seq to the session store (UpdateSeq: no I/O)
 
 	// pending is a command taken from cmds but not yet sent; it survives
 	// reconnects. Only the current connection's writer touches it.
@@ -140,6 +141,7 @@ func New(cfg Config) *Shard {
 		log:  cfg.Logger.With(slog.Int("shard_id", cfg.ID)),
 		cmds: make(chan []byte, CommandQueueSize),
 	}
+	s.storeSeq = func(seq int64) { cfg.Sessions.UpdateSeq(cfg.ID, seq) }
 	s.setState(Disconnected)
 	return s
 }
@@ -312,9 +314,7 @@ func (s *Shard) newGeneration() { s.confirms.start(0) }
 // session store keeps for a restart advances only here, and only past
 // dispatches that are all settled. Safe for concurrent use.
 func (s *Shard) Confirmed(ref int64) {
-	if seq, moved := s.confirms.settle(ref); moved {
-		s.cfg.Sessions.UpdateSeq(s.cfg.ID, seq)
-	}
+	s.confirms.settle(ref, s.storeSeq)
 }
 
 // gatewayURL builds the connection URL, keeping v, encoding and compress on
