@@ -38,6 +38,10 @@ func (l *LocalLimiter) MaxConcurrency() int { return l.maxConcurrency }
 // when it resets.
 func (l *LocalLimiter) StartsRemaining() (int, time.Time) { return l.gate.snapshot() }
 
+// StartLimit reports the daily start limit as this process sees it. The
+// Redis limiter shares it across clusters from there.
+func (l *LocalLimiter) StartLimit() StartView { return l.gate.view() }
+
 // Acquire returns when shardID may send IDENTIFY, or ctx's error. A
 // cancelled call uses no slot.
 func (l *LocalLimiter) Acquire(ctx context.Context, shardID int) error {

@@ -88,7 +88,24 @@ func (g *startGate) resetLocked(now time.Time) {
 
 // snapshot reports the remaining starts and the next reset.
 func (g *startGate) snapshot() (remaining int, resetAt time.Time) {
+	v := g.view()
+	return v.Remaining, v.ResetAt
+}
+
+// StartView is the daily start limit as one process sees it.
+type StartView struct {
+	Known     bool      // false: Discord gave no limit, only bucket pacing applies
+	Remaining int       // starts left in this period
+	ResetAt   time.Time // when the period ends
+	Period    uint64    // changes at every reset
+}
+
+// view returns the current limit, applying a reset that is due.
+func (g *startGate) view() StartView {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.remaining, g.resetAt
+	if now := g.clk.Now(); !now.Before(g.resetAt) && !g.unlimited {
+		g.resetLocked(now)
+	}
+	return StartView{Known: !g.unlimited, Remaining: g.remaining, ResetAt: g.resetAt, Period: g.epoch}
 }

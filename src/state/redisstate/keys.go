@@ -55,6 +55,10 @@ func IdentifyKey(botID string, maxConcurrency, bucket int) string {
 	return keyPrefix(botID) + "identify:" + strconv.Itoa(maxConcurrency) + ":" + strconv.Itoa(bucket)
 }
 
+// StartLimitKey counts the identifies left in the daily session start limit,
+// shared by every cluster; it expires when Discord resets the limit.
+func StartLimitKey(botID string) string { return keyPrefix(botID) + "session_start_remaining" }
+
 // SessionKey is the hash holding one shard's session.
 func SessionKey(botID string, shardID int) string {
 	return keyPrefix(botID) + "session:" + strconv.Itoa(shardID)

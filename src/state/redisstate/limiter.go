@@ -35,17 +35,19 @@ const (
 
 // Limiter is an IdentifyLimiter shared by every process using the same bot
 // and Redis. Within the process it is a state.LocalLimiter (FIFO per bucket,
-// 5 s pacing, start limit); the shard at the head of a bucket then takes
-// the bucket's Redis lock, SET NX PX 5000, waiting the lock's PTTL (plus
+// 5 s pacing, start limit); the shard at the head of a bucket then takes one
+// start from the daily limit all clusters share (StartLimitKey) and the
+// bucket's Redis lock, SET NX PX 5000, waiting the lock's PTTL (plus
 // ContendedGuard) while another cluster holds it.
 type Limiter struct {
-	client redis.UniversalClient
-	clk    clock.Clock
-	logger *slog.Logger
-	local  *state.LocalLimiter
-	keys   []string // lock key per bucket
-	owner  string   // lock values: owner + counter, unique across clusters
-	count  atomic.Uint64
+	client   redis.UniversalClient
+	clk      clock.Clock
+	logger   *slog.Logger
+	local    *state.LocalLimiter
+	keys     []string // lock key per bucket
+	startKey string
+	owner    string // lock values: owner + counter, unique across clusters
+	count    atomic.Uint64
 
 	warn      throttle
 	mu        sync.Mutex
@@ -66,13 +68,14 @@ func NewLimiter(client redis.UniversalClient, botID string, limit state.StartLim
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
 	return &Limiter{
-		client: client,
-		clk:    clk,
-		logger: orDiscard(logger),
-		local:  local,
-		keys:   keys,
-		owner:  hex.EncodeToString(id[:]),
-		warn:   throttle{clk: clk, interval: logEvery},
+		client:   client,
+		clk:      clk,
+		logger:   orDiscard(logger),
+		local:    local,
+		keys:     keys,
+		startKey: StartLimitKey(botID),
+		owner:    hex.EncodeToString(id[:]),
+		warn:     throttle{clk: clk, interval: logEvery},
 	}
 }
 
@@ -81,9 +84,34 @@ func (l *Limiter) Acquire(ctx context.Context, shardID int) error {
 	return l.local.AcquireWith(ctx, shardID, l.lockBucket)
 }
 
-// lockBucket takes the bucket's Redis lock. It never fails for Redis
-// reasons: then the local pacing, already applied, is the limit.
+// lockBucket takes the bucket's Redis lock, then a start from the daily
+// limit all clusters share; with none left it waits for the limit's reset
+// and takes the lock again (it expires in 5 s). Taking the start last means
+// an identify abandoned while waiting for the lock has used none. It never
+// fails for Redis reasons: then the local pacing and start limit, already
+// applied, are the limit.
 func (l *Limiter) lockBucket(ctx context.Context, bucket int) error {
+	first := l.local.StartLimit()
+	for {
+		if err := l.lock(ctx, bucket); err != nil {
+			return err
+		}
+		if !first.Known {
+			return nil
+		}
+		wait, err := l.takeStart(ctx, first.Period)
+		if err != nil || wait == 0 {
+			return err
+		}
+		if err := clock.Sleep(ctx, l.clk, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// lock takes the bucket's Redis lock, waiting while another cluster holds
+// it; nil without the lock when Redis fails.
+func (l *Limiter) lock(ctx context.Context, bucket int) error {
 	key := l.keys[bucket]
 	value := l.owner + ":" + strconv.FormatUint(l.count.Add(1), 10)
 	for {
@@ -180,4 +208,87 @@ func (l *Limiter) markUp() {
 		l.warn.reset()
 		l.logger.Info("redis reachable again: identify limits shared across clusters")
 	}
+}
+
+// takeStartScript takes one start from the shared daily limit. KEYS[1] is
+// the counter; when it does not exist (first cluster, or the period ended)
+// it is created from ARGV[1] (this process's count) expiring after ARGV[2]
+// ms (this process's reset). Returns {1, left} or, when none is left,
+// {0, PTTL}.
+var takeStartScript = redis.NewScript(`
+local v = redis.call('get', KEYS[1])
+if not v then
+	redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
+	v = ARGV[1]
+end
+local n = tonumber(v)
+if n and n > 0 then
+	return {1, redis.call('decr', KEYS[1])}
+end
+return {0, redis.call('pttl', KEYS[1])}
+`)
+
+// takeStart takes one start from the daily limit all clusters share, or
+// says how long until it resets (0: taken, or Redis failed and the local
+// limit applies). Each cluster's own count comes from GET /gateway/bot at
+// its start, so clusters starting together would each spend all of it, and
+// Discord resets a bot's token when the limit is exceeded. period is the
+// local limit's period when this identify took its local start.
+func (l *Limiter) takeStart(ctx context.Context, period uint64) (time.Duration, error) {
+	if l.skipRedis() {
+		return 0, nil
+	}
+	v := l.local.StartLimit()
+	seed := v.Remaining
+	if v.Period == period {
+		seed++ // the local count already includes this identify
+	}
+	ttl := max(v.ResetAt.Sub(l.clk.Now()), time.Millisecond)
+	ok, n, err := l.tryStart(ctx, seed, ttl)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		l.markDown(err)
+		return 0, nil
+	}
+	l.markUp()
+	switch {
+	case ok:
+		return 0, nil
+	case n < 0: // no expiry: it would block every cluster for good
+		l.repairStart(ctx, ttl)
+		return noTTLRetry, nil
+	}
+	wait := max(time.Duration(n)*time.Millisecond, time.Millisecond)
+	if ok, _ := l.warn.allow(); ok {
+		l.logger.Warn("daily session start limit used up by the clusters sharing this bot; waiting for its reset",
+			"wait", wait)
+	}
+	return wait, nil
+}
+
+// tryStart runs takeStartScript: ok and the starts left, or !ok and the
+// counter's PTTL in ms.
+func (l *Limiter) tryStart(ctx context.Context, seed int, ttl time.Duration) (bool, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	res, err := takeStartScript.Run(ctx, l.client, []string{l.startKey}, seed, ttl.Milliseconds()).Int64Slice()
+	if err != nil {
+		return false, 0, fmt.Errorf("session start limit %s: %w", l.startKey, err)
+	}
+	if len(res) != 2 {
+		return false, 0, fmt.Errorf("session start limit %s: script returned %v", l.startKey, res)
+	}
+	return res[0] == 1, res[1], nil
+}
+
+func (l *Limiter) repairStart(ctx context.Context, ttl time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := l.client.PExpire(ctx, l.startKey, ttl).Err(); err != nil {
+		l.markDown(err)
+		return
+	}
+	l.logger.Warn("redis session start counter had no expiry; gave it this cluster's reset", "key", l.startKey)
 }

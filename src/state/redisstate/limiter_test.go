@@ -154,7 +154,52 @@ func TestLimiterAppliesTheStartLimit(t *testing.T) {
 	statetest.NotDone(t, ch)
 	clocks{clk, mr}.advance(time.Millisecond)
 	require.NoError(t, statetest.Done(t, ch))
-	require.Len(t, mr.Keys(), 1)
+	require.ElementsMatch(t, []string{IdentifyKey(testBot, 1, 0), StartLimitKey(testBot)}, mr.Keys())
+	left, err := mr.Get(StartLimitKey(testBot))
+	require.NoError(t, err)
+	require.Equal(t, "99", left, "a new period: total 100, one used")
+	require.Equal(t, 24*time.Hour, mr.TTL(StartLimitKey(testBot)), "the shared count expires with the next reset")
+}
+
+func TestLimiterClustersShareTheDailyStartLimit(t *testing.T) {
+	mr, client, _ := newMini(t)
+	clk := clock.NewFake(t0)
+	c := clocks{clk, mr}
+	// Both clusters read remaining 2 from /gateway/bot: together they may
+	// identify twice, not four times.
+	limit := state.StartLimit{Total: 10, Remaining: 2, ResetAfter: time.Hour, MaxConcurrency: 16}
+	logger, logs := newLogger()
+	a := NewLimiter(client, testBot, limit, clk, discardLogger())
+	b := NewLimiter(newClient(t, mr.Addr()), testBot, limit, clk, logger)
+	ctx := context.Background()
+
+	require.NoError(t, a.Acquire(ctx, 0))
+	require.NoError(t, a.Acquire(ctx, 1))
+	require.Equal(t, time.Hour, mr.TTL(StartLimitKey(testBot)), "the count expires at Discord's reset")
+	ch := statetest.AcquireAsync(ctx, b, 2) // b's own count still says 2
+	clk.BlockUntil(1)
+	c.advance(time.Hour - time.Millisecond)
+	statetest.NotDone(t, ch)
+	require.Equal(t, 1, logs.count("used up"))
+	c.advance(time.Millisecond)
+	require.NoError(t, statetest.Done(t, ch))
+	left, err := mr.Get(StartLimitKey(testBot))
+	require.NoError(t, err)
+	require.Equal(t, "9", left, "after the reset: total 10, one used")
+}
+
+func TestLimiterGivesAStartCounterWithoutExpiryOne(t *testing.T) {
+	mr, client, _ := newMini(t)
+	clk := clock.NewFake(t0)
+	require.NoError(t, mr.Set(StartLimitKey(testBot), "0"))
+	l := NewLimiter(client, testBot, state.StartLimit{Total: 5, Remaining: 5, ResetAfter: time.Hour, MaxConcurrency: 1}, clk, discardLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := statetest.AcquireAsync(ctx, l, 0)
+	clk.BlockUntil(1)
+	require.Equal(t, time.Hour, mr.TTL(StartLimitKey(testBot)), "a counter that never expires would block every cluster for good")
+	statetest.NotDone(t, ch)
+	cancel()
+	require.ErrorIs(t, statetest.Done(t, ch), context.Canceled)
 }
 
 func TestLimiterFallsBackToLocalLimitsWhileRedisIsDown(t *testing.T) {

@@ -64,6 +64,30 @@ func TestRealRedisIdentifyLockKeyAndTTL(t *testing.T) {
 	require.LessOrEqual(t, pttl, state.IdentifyInterval)
 }
 
+func TestRealRedisClustersShareTheDailyStartLimit(t *testing.T) {
+	client, bot := realRedis(t)
+	clk := clock.NewFake(t0)
+	limit := state.StartLimit{Total: 1000, Remaining: 1, ResetAfter: time.Hour, MaxConcurrency: 2}
+	a := NewLimiter(client, bot, limit, clk, discardLogger())
+	b := NewLimiter(client, bot, limit, clk, discardLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	require.NoError(t, a.Acquire(ctx, 0))
+	left, err := client.Get(ctx, StartLimitKey(bot)).Result()
+	require.NoError(t, err)
+	require.Equal(t, "0", left)
+	pttl, err := client.PTTL(ctx, StartLimitKey(bot)).Result()
+	require.NoError(t, err)
+	require.Greater(t, pttl, 59*time.Minute)
+
+	ch := statetest.AcquireAsync(ctx, b, 1) // another bucket, but no start left
+	clk.BlockUntil(1)
+	statetest.NotDone(t, ch)
+	cancel()
+	require.ErrorIs(t, statetest.Done(t, ch), context.Canceled)
+}
+
 func TestRealRedisTwoClustersShareABucket(t *testing.T) {
 	client, bot := realRedis(t)
 	ctx := context.Background()
