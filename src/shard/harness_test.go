@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -167,9 +168,14 @@ type recordingPublisher struct {
 	ch           chan published
 	shard        atomic.Pointer[Shard]
 	holdConfirms bool
+	fail         atomic.Int32 // refuse this many publishes (as when the broker is closing)
 }
 
 func (p *recordingPublisher) Publish(_ context.Context, shardID int, ref int64, key, body []byte) error {
+	if p.fail.Load() > 0 {
+		p.fail.Add(-1)
+		return errors.New("test publisher refuses")
+	}
 	p.ch <- published{shardID, ref, string(key), string(body)}
 	if s := p.shard.Load(); s != nil && !p.holdConfirms {
 		s.Confirmed(ref)

@@ -466,3 +466,27 @@ func TestGatewayURLPutsTheQueryInDiscordsOrder(t *testing.T) {
 		})
 	}
 }
+
+func TestADispatchThePublisherRefusedIsResumedAndThenStored(t *testing.T) {
+	stub := newDiscordStub(t)
+	fake := clock.NewFake(time.Unix(0, 0))
+	sessions := state.NewMemorySessions()
+	s, pub, _ := startShard(t, stub, fake, func(c *Config) { c.Sessions = sessions })
+	c := established(t, stub, pub, "sess-f")
+	pub.fail.Store(1)
+	c.sendRaw([]byte(`{"op":0,"s":2,"t":"MESSAGE_CREATE","d":{"n":2}}`))
+
+	// The shard gives the connection up and resumes from what was handed over.
+	afterBackoff(t, fake, shortSessionBackoff)
+	r := stub.next()
+	r.hello(45000)
+	res := r.expect(6)
+	assert.Equal(t, 1.0, res["seq"], "s 2 was never handed over")
+	r.sendRaw([]byte(`{"op":0,"s":2,"t":"MESSAGE_CREATE","d":{"n":2}}`))
+	assert.Equal(t, `{"op":0,"s":2,"t":"MESSAGE_CREATE","d":{"n":2}}`, pub.next(t).body)
+	waitUntil(t, func() bool { return s.confirms.settled() == 2 })
+	sess, ok, err := sessions.Load(context.Background(), 1)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, int64(2), sess.Seq, "the replayed dispatch, confirmed, moves the stored seq")
+}
