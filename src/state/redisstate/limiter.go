@@ -49,7 +49,8 @@ type Limiter struct {
 	owner    string // lock values: owner + counter, unique across clusters
 	count    atomic.Uint64
 
-	warn      throttle
+	warn      throttle // Redis unavailable
+	startWarn throttle // shared start limit used up
 	mu        sync.Mutex
 	down      bool      // last Redis call failed
 	downUntil time.Time // skip Redis until then
@@ -68,14 +69,15 @@ func NewLimiter(client redis.UniversalClient, botID string, limit state.StartLim
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
 	return &Limiter{
-		client:   client,
-		clk:      clk,
-		logger:   orDiscard(logger),
-		local:    local,
-		keys:     keys,
-		startKey: StartLimitKey(botID),
-		owner:    hex.EncodeToString(id[:]),
-		warn:     throttle{clk: clk, interval: logEvery},
+		client:    client,
+		clk:       clk,
+		logger:    orDiscard(logger),
+		local:     local,
+		keys:      keys,
+		startKey:  StartLimitKey(botID),
+		owner:     hex.EncodeToString(id[:]),
+		warn:      throttle{clk: clk, interval: logEvery},
+		startWarn: throttle{clk: clk, interval: logEvery},
 	}
 }
 
@@ -261,7 +263,7 @@ func (l *Limiter) takeStart(ctx context.Context, period uint64) (time.Duration, 
 		return noTTLRetry, nil
 	}
 	wait := max(time.Duration(n)*time.Millisecond, time.Millisecond)
-	if ok, _ := l.warn.allow(); ok {
+	if ok, _ := l.startWarn.allow(); ok {
 		l.logger.Warn("daily session start limit used up by the clusters sharing this bot; waiting for its reset",
 			"wait", wait)
 	}
