@@ -3,6 +3,7 @@ package inflate
 import (
 	"bytes"
 	"compress/flate"
+	"io"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -18,18 +19,7 @@ func zlibMessages(t testing.TB, payloads [][]byte) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs := make([][]byte, 0, len(payloads))
-	for _, p := range payloads {
-		if _, err := w.Write(p); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, bytes.Clone(buf.Bytes()))
-		buf.Reset()
-	}
-	return msgs
+	return flushedMessages(t, &buf, w, payloads)
 }
 
 // zstdMessages compresses payloads the way Discord does: one zstd frame
@@ -41,6 +31,16 @@ func zstdMessages(t testing.TB, payloads [][]byte) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return flushedMessages(t, &buf, w, payloads)
+}
+
+// flushedMessages writes each payload to w, flushes, and takes what w wrote
+// to buf since the previous message as one message.
+func flushedMessages(t testing.TB, buf *bytes.Buffer, w interface {
+	io.Writer
+	Flush() error
+}, payloads [][]byte) [][]byte {
+	t.Helper()
 	msgs := make([][]byte, 0, len(payloads))
 	for _, p := range payloads {
 		if _, err := w.Write(p); err != nil {
