@@ -67,6 +67,15 @@ func (d *etfDecoder) u16() (int, error) {
 	return int(binary.BigEndian.Uint16(b)), nil
 }
 
+// count reads the length of a term with a small (1-byte) or large (4-byte)
+// form: tuples and bignums.
+func (d *etfDecoder) count(small bool) (int, error) {
+	if small {
+		return d.u8()
+	}
+	return d.u32()
+}
+
 func (d *etfDecoder) u32() (int, error) {
 	b, err := d.take(4)
 	if err != nil {
@@ -170,12 +179,7 @@ func (d *etfDecoder) value(depth int) (any, error) {
 		}
 		return l, nil
 	case tagSmallTuple, tagLargeTuple:
-		var n int
-		if tag == tagSmallTuple {
-			n, err = d.u8()
-		} else {
-			n, err = d.u32()
-		}
+		n, err := d.count(tag == tagSmallTuple)
 		if err != nil {
 			return nil, err
 		}
@@ -187,12 +191,7 @@ func (d *etfDecoder) value(depth int) (any, error) {
 		}
 		return l, nil
 	case tagSmallBig, tagLargeBig:
-		var n int
-		if tag == tagSmallBig {
-			n, err = d.u8()
-		} else {
-			n, err = d.u32()
-		}
+		n, err := d.count(tag == tagSmallBig)
 		if err != nil {
 			return nil, err
 		}
