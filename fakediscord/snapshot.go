@@ -119,55 +119,36 @@ func (s *Server) WaitReceived(ctx context.Context, shard, op, n int) (*Snapshot,
 
 // AcceptedIdentifies returns the IDENTIFYs that got READY.
 func (sn *Snapshot) AcceptedIdentifies() []Identify {
-	var out []Identify
-	for _, id := range sn.Identifies {
-		if id.Accepted {
-			out = append(out, id)
-		}
-	}
-	return out
+	return filter(sn.Identifies, func(id Identify) bool { return id.Accepted })
 }
 
 // ReceivedBy returns what shard sent (AllShards: everything, including
 // messages before IDENTIFY).
 func (sn *Snapshot) ReceivedBy(shard int) []Message {
-	var out []Message
-	for _, m := range sn.Received {
-		if shard == AllShards || m.Shard == shard {
-			out = append(out, m)
-		}
-	}
-	return out
+	return filter(sn.Received, func(m Message) bool { return shard == AllShards || m.Shard == shard })
 }
 
 // ReceivedOp returns the messages with opcode op that shard sent.
 func (sn *Snapshot) ReceivedOp(shard, op int) []Message {
-	var out []Message
-	for _, m := range sn.ReceivedBy(shard) {
-		if m.Op == op {
-			out = append(out, m)
-		}
-	}
-	return out
+	return filter(sn.ReceivedBy(shard), func(m Message) bool { return m.Op == op })
 }
 
 // DispatchesTo returns the dispatches written to shard, in order.
 func (sn *Snapshot) DispatchesTo(shard int) []Dispatch {
-	var out []Dispatch
-	for _, d := range sn.Dispatches {
-		if shard == AllShards || d.Shard == shard {
-			out = append(out, d)
-		}
-	}
-	return out
+	return filter(sn.Dispatches, func(d Dispatch) bool { return shard == AllShards || d.Shard == shard })
 }
 
 // ViolationsOf returns the violations of one kind ("" for all).
 func (sn *Snapshot) ViolationsOf(kind string) []Violation {
-	var out []Violation
-	for _, v := range sn.Violations {
-		if kind == "" || v.Kind == kind {
-			out = append(out, v)
+	return filter(sn.Violations, func(v Violation) bool { return kind == "" || v.Kind == kind })
+}
+
+// filter returns the elements of s that keep accepts, in order (nil if none).
+func filter[T any](s []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range s {
+		if keep(x) {
+			out = append(out, x)
 		}
 	}
 	return out
