@@ -67,6 +67,18 @@ func (d *etfDecoder) u16() (int, error) {
 	return int(binary.BigEndian.Uint16(b)), nil
 }
 
+// elements reads the n terms of a list or tuple at depth.
+func (d *etfDecoder) elements(n, depth int) ([]any, error) {
+	l := make([]any, n)
+	for i := range l {
+		var err error
+		if l[i], err = d.value(depth + 1); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
 // count reads the length of a term with a small (1-byte) or large (4-byte)
 // form: tuples and bignums.
 func (d *etfDecoder) count(small bool) (int, error) {
@@ -164,11 +176,9 @@ func (d *etfDecoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		l := make([]any, n)
-		for i := range l {
-			if l[i], err = d.value(depth + 1); err != nil {
-				return nil, err
-			}
+		l, err := d.elements(n, depth)
+		if err != nil {
+			return nil, err
 		}
 		tail, err := d.u8()
 		if err != nil {
@@ -183,13 +193,7 @@ func (d *etfDecoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		l := make([]any, n)
-		for i := range l {
-			if l[i], err = d.value(depth + 1); err != nil {
-				return nil, err
-			}
-		}
-		return l, nil
+		return d.elements(n, depth)
 	case tagSmallBig, tagLargeBig:
 		n, err := d.count(tag == tagSmallBig)
 		if err != nil {
