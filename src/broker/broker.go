@@ -233,13 +233,18 @@ func (b *Broker) Buffered() int { return b.out.buffered() }
 // is confirmed or ctx ends, keeping the connection open: shutdown saves sessions between
 // the last confirm and Close (DESIGN.md §7).
 func (b *Broker) Drain(ctx context.Context) error {
-	b.StopConsuming()
-	b.out.close()
-	if err := b.out.waitEmpty(ctx); err != nil {
+	if err := b.drain(ctx); err != nil {
 		msgs, bytes := b.out.stats()
 		return &UnconfirmedError{Messages: msgs, Bytes: bytes, Err: err}
 	}
 	return nil
+}
+
+// drain is Drain, returning ctx's error when it ended first.
+func (b *Broker) drain(ctx context.Context) error {
+	b.StopConsuming()
+	b.out.close()
+	return b.out.waitEmpty(ctx)
 }
 
 // Close drains (see Drain) until ctx ends, then closes the connection. If dispatches
@@ -251,9 +256,7 @@ func (b *Broker) Close(ctx context.Context) error {
 }
 
 func (b *Broker) close(ctx context.Context) error {
-	b.StopConsuming()
-	b.out.close()
-	waitErr := b.out.waitEmpty(ctx)
+	waitErr := b.drain(ctx)
 	if dl, ok := ctx.Deadline(); ok {
 		b.closeBy.Store(dl.UnixNano())
 	}
