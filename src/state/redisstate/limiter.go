@@ -139,7 +139,7 @@ func (l *Limiter) lock(ctx context.Context, bucket int) error {
 		case -1:
 			// A lock without expiry would block the bucket forever; it
 			// is not ours, so give it the lifetime a lock has.
-			l.repair(ctx, key)
+			l.repair(ctx, key, state.IdentifyInterval, "identify lock")
 			wait = noTTLRetry
 		default:
 			// PTTL 0 means under a millisecond left: don't spin on it.
@@ -174,14 +174,16 @@ func (l *Limiter) trySet(ctx context.Context, key, value string) (bool, int64, e
 	return true, 0, nil
 }
 
-func (l *Limiter) repair(ctx context.Context, key string) {
+// repair gives key, which has no expiry and would block every cluster for
+// good, the lifetime ttl; what names the key in the warning.
+func (l *Limiter) repair(ctx context.Context, key string, ttl time.Duration, what string) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if err := l.client.PExpire(ctx, key, state.IdentifyInterval).Err(); err != nil {
+	if err := l.client.PExpire(ctx, key, ttl).Err(); err != nil {
 		l.markDown(err)
 		return
 	}
-	l.logger.Warn("redis identify lock had no expiry; gave it one", "key", key)
+	l.logger.Warn("redis "+what+" had no expiry; gave it one", "key", key, "ttl", ttl)
 }
 
 func (l *Limiter) skipRedis() bool {
@@ -259,7 +261,7 @@ func (l *Limiter) takeStart(ctx context.Context, period uint64) (time.Duration, 
 	case ok:
 		return 0, nil
 	case n < 0: // no expiry: it would block every cluster for good
-		l.repairStart(ctx, ttl)
+		l.repair(ctx, l.startKey, ttl, "session start counter") // ttl: this cluster's reset
 		return noTTLRetry, nil
 	}
 	wait := max(time.Duration(n)*time.Millisecond, time.Millisecond)
@@ -283,14 +285,4 @@ func (l *Limiter) tryStart(ctx context.Context, seed int, ttl time.Duration) (bo
 		return false, 0, fmt.Errorf("session start limit %s: script returned %v", l.startKey, res)
 	}
 	return res[0] == 1, res[1], nil
-}
-
-func (l *Limiter) repairStart(ctx context.Context, ttl time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	if err := l.client.PExpire(ctx, l.startKey, ttl).Err(); err != nil {
-		l.markDown(err)
-		return
-	}
-	l.logger.Warn("redis session start counter had no expiry; gave it this cluster's reset", "key", l.startKey)
 }
