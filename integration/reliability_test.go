@@ -52,7 +52,9 @@ func TestItem10_BrokerOutageLosesNoDispatch(t *testing.T) {
 	proxy.unblock()
 	send(10, 10*time.Millisecond)
 
-	c.expectBodies(60*time.Second, sent)
+	if r := requireNoLoss(s, c, ev, 60*time.Second); r.sent != len(sent) {
+		t.Fatalf("fakediscord recorded %d dispatches, the test sent %d", r.sent, len(sent))
+	}
 	// The outage was real: the gateway lost RabbitMQ and got it back.
 	g.waitLog(10*time.Second, "that the RabbitMQ connection was lost", msgContains("rabbitmq connection lost"))
 	g.waitLog(10*time.Second, "that the RabbitMQ connection recovered", msgContains("rabbitmq connection recovered"))
