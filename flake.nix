@@ -2,7 +2,7 @@
   description = "Cordis gateway: Discord gateway shards -> RabbitMQ";
 
   # nixos-unstable: needs a revision with go_1_26 / buildGo126Module.
-  # Refresh the pin with `nix flake lock --update-input nixpkgs`.
+  # Refresh the pin with `nix flake update nixpkgs`.
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
 
   outputs =
@@ -10,10 +10,10 @@
     let
       inherit (nixpkgs) lib;
 
+      # What the pinned nixpkgs supports: 26.11 dropped x86_64-darwin.
       systems = [
         "x86_64-linux"
         "aarch64-linux"
-        "x86_64-darwin"
         "aarch64-darwin"
       ];
       forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
@@ -25,11 +25,15 @@
       packagesFor =
         pkgs:
         let
+          # Its build runs the unit tests of ./src/...
           cordis-gateway = pkgs.callPackage ./nix/package.nix { inherit version; };
+          # Its build runs the unit tests of ./fakediscord/...
           fakediscord = pkgs.callPackage ./nix/package.nix {
             inherit version;
             pname = "fakediscord";
             subPackage = "fakediscord/cmd/fakediscord";
+            testPackages = [ "./fakediscord/..." ];
+            hasVersionVar = false;
             description = "A fake Discord (REST + gateway) for testing and demoing Cordis";
           };
         in
@@ -48,14 +52,14 @@
         default = pkgs.callPackage ./nix/devshell.nix { go = pkgs.go_1_26; };
       });
 
+      # A plain import, not callPackage: `checks.<system>` must hold only
+      # derivations, and callPackage would add override/overrideDerivation.
       checks = forAllSystems (
         pkgs:
-        let
-          p = self.packages.${pkgs.stdenv.hostPlatform.system};
-        in
-        pkgs.callPackage ./nix/checks.nix {
+        import ./nix/checks.nix {
+          inherit (pkgs) lib stdenv;
           go = pkgs.go_1_26;
-          inherit (p) cordis-gateway fakediscord;
+          packages = self.packages.${pkgs.stdenv.hostPlatform.system};
         }
       );
 

@@ -1,19 +1,21 @@
-# `nix flake check`: formatting, vet, unit tests and the vendor hash.
+# `nix flake check`: every package builds (the gateway's and fakediscord's
+# builds run their unit tests), the image builds (Linux), the vendor hash
+# matches, gofmt and go vet are clean.
 #
-# The Go checks reuse the package's source and its vendored modules
-# (cordis-gateway.goModules), so they run offline in the sandbox. Unit tests
-# need no services (DESIGN.md section 9: loopback only); the integration suite
-# needs RabbitMQ and Redis and runs via `just test`, not here. -race needs cgo,
-# so the sandboxed tests run without it (`just test-unit` uses -race).
+# The integration suite needs RabbitMQ and Redis (and, for an image, Docker),
+# so it runs outside the sandbox: `just test`, `just test-image`.
 {
   lib,
   stdenv,
   go,
-  cordis-gateway,
-  fakediscord,
+  packages,
 }:
 
 let
+  inherit (packages) cordis-gateway;
+
+  # A check over the whole module's source, with the package's vendored
+  # modules (cordis-gateway.goModules) so it runs offline in the sandbox.
   goCheck =
     name: script:
     stdenv.mkDerivation {
@@ -39,8 +41,8 @@ let
     };
 in
 {
-  # The packages build (the vendor hash is checked on the way).
-  inherit cordis-gateway fakediscord;
+  # Build + unit tests (checkPhase), and the image where there is one.
+  inherit (packages) cordis-gateway fakediscord;
 
   # The fixed-output vendor derivation: fails with "hash mismatch" when
   # nix/vendor-hash is stale (fix: `just vendor-hash`).
@@ -58,8 +60,5 @@ in
   go-vet = goCheck "go-vet" ''
     go vet ./...
   '';
-
-  unit-tests = goCheck "unit-tests" ''
-    go test -count=1 ./src/... ./fakediscord/...
-  '';
 }
+// lib.optionalAttrs (packages ? image) { inherit (packages) image; }

@@ -1,8 +1,10 @@
-# One command of this repository's Go module, built with buildGo126Module.
+# One command of this repository's Go module, built with buildGo126Module,
+# and the unit tests of its part of the tree, run in the build.
 #
 #   callPackage ./package.nix { version = "..."; }                 -> cordis-gateway
 #   callPackage ./package.nix { pname = "fakediscord";
-#                               subPackage = "fakediscord/cmd/fakediscord"; ... }
+#                               subPackage = "fakediscord/cmd/fakediscord";
+#                               testPackages = [ "./fakediscord/..." ]; ... }
 #
 # vendorHash lives in ./vendor-hash (one line, SRI). Recompute it with
 # `just vendor-hash` (nix/vendor-hash.sh) whenever go.mod changes or the code
@@ -13,6 +15,11 @@
   version ? "dev",
   pname ? "cordis-gateway",
   subPackage ? "src/cmd/cordis-gateway",
+  # Packages whose unit tests run in the build (checkPhase). They need no
+  # services: the sandbox has loopback only (DESIGN.md section 9).
+  testPackages ? [ "./src/..." ],
+  # Whether the command has a `var version` for -X main.version.
+  hasVersionVar ? true,
   description ? "Cordis gateway: connects a Discord bot's gateway shards to RabbitMQ",
 }:
 
@@ -43,12 +50,22 @@ buildGo126Module {
   ldflags = [
     "-s"
     "-w"
-    "-X main.version=${version}"
-  ];
+  ]
+  ++ lib.optional hasVersionVar "-X main.version=${version}";
 
-  # Tests run in the flake's checks (checks.<system>.unit-tests), not here, so
-  # that building the package stays fast and needs no test fixtures.
-  doCheck = false;
+  # A broken unit test fails the build, and so `nix flake check`. The tests
+  # run without -race (it needs cgo; `just test-unit` uses it) and without
+  # vet (checks.<system>.go-vet runs it on the whole module). Tests that want
+  # a real RabbitMQ or Redis skip: there is none in the sandbox, and CI is
+  # unset there.
+  doCheck = testPackages != [ ];
+  checkPhase = ''
+    runHook preCheck
+    # -trimpath is for the installed binary; tests read testdata by path.
+    export GOFLAGS="''${GOFLAGS//-trimpath/}"
+    go test -count=1 -vet=off -p "$NIX_BUILD_CORES" ${lib.escapeShellArgs testPackages}
+    runHook postCheck
+  '';
 
   meta = {
     inherit description;
