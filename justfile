@@ -83,10 +83,25 @@ fakediscord *ARGS:
 tail *ARGS:
     go run ./src/cmd/cordis-tail {{ ARGS }}
 
-# Build the OCI image with Nix (Linux): then `docker load < result`.
+# Build the image with Nix (Linux), a docker-archive tarball: then `docker load < result`.
 image:
     nix build .#image
     @echo "load it with: docker load < result"
+
+# The end-to-end suite against the Nix-built image (nix build .#image, docker load, CORDIS_TEST_GATEWAY_IMAGE=<name:tag>).
+test-image *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    archive="$(nix build .#image --no-link --print-out-paths)"
+    loaded="$(docker load --input "$archive")"
+    echo "$loaded"
+    image="$(sed -n 's/^Loaded image: //p' <<<"$loaded" | tail -n 1)"
+    if [ -z "$image" ]; then
+        echo "test-image: docker load named no image" >&2
+        exit 1
+    fi
+    echo "test-image: CORDIS_TEST_GATEWAY_IMAGE=$image"
+    CORDIS_TEST_GATEWAY_IMAGE="$image" just test-integration {{ ARGS }}
 
 # Recompute nix/vendor-hash (`just vendor-hash --check` only verifies it).
 vendor-hash *ARGS:
