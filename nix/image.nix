@@ -1,4 +1,5 @@
-# OCI image of the gateway (Linux only).
+# The gateway's container image (Linux only): a docker-archive tarball
+# (dockerTools.buildLayeredImage), not an OCI layout; `docker load` reads it.
 #
 #   nix build .#image
 #   docker load < result                       # prints "Loaded image: cordis-gateway:<tag>"
