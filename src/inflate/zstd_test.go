@@ -135,8 +135,8 @@ func TestZstdStreamSteadyStateAllocations(t *testing.T) {
 }
 
 func TestZstdStreamAcceptsOneFramePerMessageToo(t *testing.T) {
-	// DESIGN.md §4 words it as one message per frame; Discord keeps one
-	// frame open. Both must decode.
+	// DESIGN.md §4: Discord keeps one frame open for the connection; a
+	// sender that ends a frame with every message must decode too.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		t.Fatal(err)
