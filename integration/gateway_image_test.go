@@ -46,10 +46,17 @@ func setupImageMode(ctx context.Context, image string) (err error) {
 	if err != nil {
 		return fmt.Errorf("connect to docker: %w", err)
 	}
-	if _, err := cli.ImageInspect(ctx, image); err != nil {
+	img, err := cli.ImageInspect(ctx, image)
+	if err != nil {
 		_ = cli.Close()
 		return fmt.Errorf("%w (the image must be in the engine: build or load it first, e.g. `just image-docker`)", err)
 	}
+	// Which build was proven, for the run's log.
+	version := "unlabelled"
+	if img.Config != nil && img.Config.Labels["org.opencontainers.image.version"] != "" {
+		version = img.Config.Labels["org.opencontainers.image.version"]
+	}
+	fmt.Printf("integration: the gateway under test is the image %s (%s, version %s)\n", image, img.ID, version)
 	imageDocker = cli
 	return nil
 }
