@@ -22,6 +22,40 @@ build:
     go build -o bin/ ./src/cmd/... ./fakediscord/cmd/...
     @ls -1 bin/
 
+# The gateway's container image without Nix, tagged TAG: a static binary FROM
+# scratch with what nix/image.nix puts in (CA bundle, tzdata, /tmp, uid/gid
+# 65532, the same Env). Then: CORDIS_TEST_GATEWAY_IMAGE=TAG just test-integration
+image-docker TAG="cordis-gateway:dev":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Like the flake's version: the commit, marked -dirty with local changes.
+    version="$(git rev-parse --short=7 HEAD 2>/dev/null || echo dev)"
+    [ "$version" = dev ] || git diff --quiet HEAD 2>/dev/null || version="$version-dirty"
+    ctx="$(mktemp -d)"
+    trap 'rm -rf "$ctx"' EXIT
+    root="$ctx/root"
+    mkdir -p "$root/bin" "$root/etc/ssl/certs" "$root/share" "$root/tmp"
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" \
+        -o "$root/bin/cordis-gateway" ./src/cmd/cordis-gateway
+    # nixpkgs' cacert has the bundle under both names.
+    ca="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+    cp -L "$ca" "$root/etc/ssl/certs/ca-bundle.crt"
+    cp -L "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
+    cp -RL "${ZONEINFO_DIR:-/usr/share/zoneinfo}" "$root/share/zoneinfo"
+    chmod 1777 "$root/tmp"
+    cat >"$ctx/Dockerfile" <<EOF
+    FROM scratch
+    COPY root/ /
+    ENV SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt ZONEINFO=/share/zoneinfo
+    USER 65532:65532
+    ENTRYPOINT ["/bin/cordis-gateway"]
+    LABEL org.opencontainers.image.title="cordis-gateway" \
+          org.opencontainers.image.version="$version" \
+          org.opencontainers.image.source="https://github.com/cordis-gateway/cordis"
+    EOF
+    docker build -q -t "{{ TAG }}" "$ctx"
+    echo "built {{ TAG }} (cordis-gateway $version)"
+
 # THE test command: gofmt check, go vet, unit tests (-race), integration suite.
 test: fmt-check vet test-unit test-integration
 

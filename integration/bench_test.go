@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,9 +186,17 @@ func (st *e2eStack) measure(b *testing.B) {
 	defer cancel()
 	loadDone := make(chan loadResult, 1)
 
-	cpu0, err := procCPU(st.gw.cmd.Process.Pid)
-	if err != nil {
-		b.Fatal(err)
+	// The gateway's CPU time comes from /proc/<pid>: a container's
+	// process has none on this host, so image mode reports no CPU figure.
+	pid, cpuKnown := st.gw.run.pid()
+	var (
+		cpu0, cpu1 time.Duration
+		err        error
+	)
+	if cpuKnown {
+		if cpu0, err = procCPU(pid); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
 	b.StartTimer()
@@ -222,9 +231,10 @@ func (st *e2eStack) measure(b *testing.B) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu1, err := procCPU(st.gw.cmd.Process.Pid)
-	if err != nil {
-		b.Fatal(err)
+	if cpuKnown {
+		if cpu1, err = procCPU(pid); err != nil {
+			b.Fatal(err)
+		}
 	}
 
 	if load == nil {
@@ -253,7 +263,9 @@ func (st *e2eStack) measure(b *testing.B) {
 	b.ReportMetric(float64(bytes)/float64(b.N), "B/event")
 	// The gateway's CPU time (user+sys) per event: where the machine's
 	// cores went, independent of how many there are.
-	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "gw-cpu-us/event")
+	if cpuKnown {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "gw-cpu-us/event")
+	}
 }
 
 // TestMemoryPerShard measures the gateway's resident memory per shard
@@ -272,6 +284,7 @@ func TestMemoryPerShard(t *testing.T) {
 	if err != nil || n < 1 {
 		t.Fatalf("CORDIS_BENCH_SHARDS=%q: want a shard count >= 1", raw)
 	}
+	skipInImageMode(t, "it reads the gateway's memory and CPU from /proc/<pid>, which a container's process does not have on the test's host")
 	requireServices(t)
 	bin := benchBinary(t)
 	for _, comp := range []string{"zlib-stream", "zstd-stream"} {
@@ -398,7 +411,7 @@ func startMemRun(t *testing.T, bin string, n int, comp string) *memRun {
 // meanwhile, in cores (CPU seconds per second).
 func (r *memRun) settle(t *testing.T) float64 {
 	t.Helper()
-	pid := r.gw.cmd.Process.Pid
+	pid, _ := r.gw.run.pid() // TestMemoryPerShard skips in image mode
 	cpu0, err := procCPU(pid)
 	if err != nil {
 		t.Fatal(err)
@@ -442,7 +455,8 @@ func (r *memRun) read(t *testing.T) memReading {
 	}
 	var m memReading
 	var err error
-	if m.rss, m.hwm, err = procMemory(r.gw.cmd.Process.Pid); err != nil {
+	pid, _ := r.gw.run.pid() // TestMemoryPerShard skips in image mode
+	if m.rss, m.hwm, err = procMemory(pid); err != nil {
 		t.Fatal(err)
 	}
 	vals, err := scrape(r.metrics, "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "go_goroutines")
@@ -591,9 +605,13 @@ var benchBuild struct {
 }
 
 // benchBinary builds cordis-gateway without -race next to env.binary (in
-// TestMain's directory, removed at the end) and returns its path.
+// TestMain's directory, removed at the end) and returns its path; in image
+// mode it builds nothing: the image is the gateway.
 func benchBinary(tb testing.TB) string {
 	tb.Helper()
+	if env.image != "" {
+		return ""
+	}
 	benchBuild.once.Do(func() {
 		path := filepath.Join(filepath.Dir(env.binary), "cordis-gateway-norace")
 		out, err := exec.Command("go", "build", "-o", path, "../src/cmd/cordis-gateway").CombinedOutput()
@@ -617,10 +635,11 @@ func skipWithoutServices(tb testing.TB) {
 	}
 }
 
-// benchGateway is a gateway subprocess for benchmarks: no log parsing,
-// only the last stderr lines for error messages.
+// benchGateway is a gateway for benchmarks (a subprocess, or a container
+// in image mode): no log parsing, only the last stderr lines for error
+// messages.
 type benchGateway struct {
-	cmd  *exec.Cmd
+	run  gatewayRunner
 	done chan struct{}
 	exit int
 
@@ -634,55 +653,44 @@ const benchTailLines = 30
 // also goes to that file.
 func startBenchGateway(tb testing.TB, bin, logPath string, vars map[string]string) *benchGateway {
 	tb.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start gateway: %v", err)
-	}
-	g := &benchGateway{cmd: cmd, done: make(chan struct{})}
-	var (
-		log     io.Reader = stderr
-		logFile *os.File
-	)
+	var logFile *os.File
 	if logPath != "" {
+		var err error
 		if logFile, err = os.Create(logPath); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
 			tb.Fatal(err)
 		}
-		log = io.TeeReader(stderr, logFile)
 	}
-	go func() {
-		g.collect(log)
-		_ = cmd.Wait()
+	g := &benchGateway{done: make(chan struct{})}
+	run, err := launchGateway(tb, bin, vars, nil, func(line string) {
+		if logFile != nil {
+			_, _ = io.WriteString(logFile, line+"\n")
+		}
+		g.collect(line)
+	})
+	if err != nil {
 		if logFile != nil {
 			_ = logFile.Close()
 		}
-		g.exit = cmd.ProcessState.ExitCode()
+		tb.Fatalf("start gateway: %v", err)
+	}
+	g.run = run
+	go func() {
+		g.exit = run.wait()
+		if logFile != nil {
+			_ = logFile.Close()
+		}
 		close(g.done)
 	}()
 	return g
 }
 
-func (g *benchGateway) collect(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		g.mu.Lock()
-		g.tail = append(g.tail, sc.Text())
-		if len(g.tail) > 2*benchTailLines {
-			g.tail = append(g.tail[:0], g.tail[len(g.tail)-benchTailLines:]...)
-		}
-		g.mu.Unlock()
+func (g *benchGateway) collect(line string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.tail = append(g.tail, line)
+	if len(g.tail) > 2*benchTailLines {
+		g.tail = append(g.tail[:0], g.tail[len(g.tail)-benchTailLines:]...)
 	}
-	_, _ = io.Copy(io.Discard, r)
 }
 
 func (g *benchGateway) stderrTail() string {
@@ -702,7 +710,7 @@ func (g *benchGateway) exited() bool {
 
 // stop kills the process and waits for it; safe to call twice.
 func (g *benchGateway) stop() {
-	_ = g.cmd.Process.Kill()
+	_ = g.run.signal(syscall.SIGKILL)
 	<-g.done
 }
 

@@ -1,12 +1,10 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,10 +12,11 @@ import (
 	"time"
 )
 
-// gatewayProc is one running cordis-gateway subprocess.
+// gatewayProc is one running cordis-gateway: a subprocess, or a container
+// in image mode (see gatewayRunner).
 type gatewayProc struct {
 	t    *testing.T
-	cmd  *exec.Cmd
+	run  gatewayRunner
 	done chan struct{}
 	exit int
 
@@ -31,40 +30,22 @@ type gatewayProc struct {
 // segment is the base64 of the bot's user id, like a real token.
 const testToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.cordis-integration-secret-token"
 
-// startGateway runs the binary with the given CORDIS_* variables (on top
-// of a clean environment) and kills it when the test ends.
+// startGateway runs the gateway under test with the given CORDIS_*
+// variables (on top of a clean environment) and kills it when the test ends.
 func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
 	t.Helper()
-	cmd := exec.Command(env.binary)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GORACE=halt_on_error=1"}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
+	g := &gatewayProc{t: t, done: make(chan struct{}), grow: make(chan struct{})}
+	run, err := launchGateway(t, env.binary, vars, os.Stdout, g.addLine)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = os.Stdout
-	if err := cmd.Start(); err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}
-	g := &gatewayProc{t: t, cmd: cmd, done: make(chan struct{}), grow: make(chan struct{})}
-	var readers sync.WaitGroup
-	readers.Go(func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			g.addLine(sc.Text())
-		}
-	})
+	g.run = run
 	go func() {
-		readers.Wait()
-		_ = cmd.Wait()
-		g.exit = cmd.ProcessState.ExitCode()
+		g.exit = run.wait()
 		close(g.done)
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = run.signal(syscall.SIGKILL)
 		<-g.done
 		if t.Failed() {
 			t.Logf("gateway stderr:\n%s", strings.Join(g.stderr(), "\n"))
@@ -117,9 +98,9 @@ func (g *gatewayProc) waitLog(timeout time.Duration, what string, match func(map
 	}
 }
 
-// signal sends sig to the process.
+// signal sends sig to the gateway.
 func (g *gatewayProc) signal(sig syscall.Signal) {
-	_ = g.cmd.Process.Signal(sig)
+	_ = g.run.signal(sig)
 }
 
 // wait waits for the process to exit and returns its status.

@@ -1,6 +1,7 @@
 // Package integration proves the spec end to end: it builds the real
 // cordis-gateway binary and runs it as a subprocess against fakediscord and
-// a real RabbitMQ (and Redis).
+// a real RabbitMQ (and Redis). With CORDIS_TEST_GATEWAY_IMAGE set it runs
+// that container image instead (gateway_image_test.go).
 //
 // Services come from CORDIS_TEST_AMQP_URL / CORDIS_TEST_REDIS_URL when set;
 // otherwise testcontainers-go starts rabbitmq and redis containers (Docker
@@ -21,7 +22,8 @@ import (
 var env struct {
 	amqpURL  string // a broker the gateway can reach
 	redisURL string // redis://host:port (no DB: tests pick their own)
-	binary   string // path of the built cordis-gateway
+	binary   string // path of the built cordis-gateway (empty in image mode)
+	image    string // CORDIS_TEST_GATEWAY_IMAGE: the gateway is this image instead
 	skip     string // non-empty: why tests must skip
 }
 
@@ -56,6 +58,13 @@ func runMain(m *testing.M) int {
 		}
 	}
 
+	if env.image = os.Getenv("CORDIS_TEST_GATEWAY_IMAGE"); env.image != "" {
+		if err := setupImageMode(ctx, env.image); err != nil {
+			fmt.Fprintln(os.Stderr, "integration: CORDIS_TEST_GATEWAY_IMAGE:", err)
+			return 1
+		}
+		return m.Run() // nothing to build: the image is the gateway under test
+	}
 	env.binary = filepath.Join(dir, "cordis-gateway")
 	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", env.binary, "../src/cmd/cordis-gateway")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr

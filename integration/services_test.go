@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -38,46 +39,63 @@ func startServices(ctx context.Context) (*services, error) {
 	return startContainers(ctx)
 }
 
-func startContainers(ctx context.Context) (s *services, err error) {
-	var stops []func()
+// startContainers starts the RabbitMQ and Redis containers at the same
+// time (RabbitMQ alone takes seconds to boot) and stops both if either fails.
+func startContainers(ctx context.Context) (*services, error) {
+	var (
+		wg                sync.WaitGroup
+		rabbit            *tcrabbitmq.RabbitMQContainer
+		rds               *tcredis.RedisContainer
+		rabbitErr, rdsErr error
+		amqpURL, redisURL string
+	)
+	wg.Go(func() {
+		rabbit, rabbitErr = runContainer(ctx, "rabbitmq", func() (*tcrabbitmq.RabbitMQContainer, error) {
+			return tcrabbitmq.Run(ctx, rabbitImage)
+		})
+		if rabbitErr == nil {
+			if amqpURL, rabbitErr = rabbit.AmqpURL(ctx); rabbitErr != nil {
+				rabbitErr = fmt.Errorf("rabbitmq url: %w", rabbitErr)
+			}
+		}
+	})
+	wg.Go(func() {
+		rds, rdsErr = runContainer(ctx, "redis", func() (*tcredis.RedisContainer, error) {
+			return tcredis.Run(ctx, redisImage)
+		})
+		if rdsErr == nil {
+			if redisURL, rdsErr = rds.ConnectionString(ctx); rdsErr != nil {
+				rdsErr = fmt.Errorf("redis url: %w", rdsErr)
+			}
+		}
+	})
+	wg.Wait()
 	stop := func() {
-		for _, f := range stops {
-			f()
-		}
+		// A nil container (it never started) terminates as a no-op.
+		_ = testcontainers.TerminateContainer(rabbit)
+		_ = testcontainers.TerminateContainer(rds)
 	}
-	defer func() {
-		if r := recover(); r != nil { // testcontainers panics when no Docker is found
-			stop()
-			s, err = nil, fmt.Errorf("docker: %v", r)
-		}
-	}()
-	rabbit, err := tcrabbitmq.Run(ctx, rabbitImage)
-	if rabbit != nil {
-		stops = append(stops, func() { _ = testcontainers.TerminateContainer(rabbit) })
-	}
-	if err != nil {
+	if err := errors.Join(rabbitErr, rdsErr); err != nil {
 		stop()
-		return nil, fmt.Errorf("start rabbitmq container: %w", err)
-	}
-	rds, err := tcredis.Run(ctx, redisImage)
-	if rds != nil {
-		stops = append(stops, func() { _ = testcontainers.TerminateContainer(rds) })
-	}
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("start redis container: %w", err)
-	}
-	amqpURL, err := rabbit.AmqpURL(ctx)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("rabbitmq url: %w", err)
-	}
-	redisURL, err := rds.ConnectionString(ctx)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("redis url: %w", err)
+		return nil, err
 	}
 	return &services{amqpURL: amqpURL, redisURL: redisBase(redisURL), stop: stop}, nil
+}
+
+// runContainer runs one service container; testcontainers panics when no
+// Docker is found, which becomes an error here. A container that started
+// but failed its wait is returned with the error, so that it can be removed.
+func runContainer[C any](ctx context.Context, name string, run func() (C, error)) (c C, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("docker: %v", r)
+		}
+	}()
+	c, err = run()
+	if err != nil {
+		err = fmt.Errorf("start %s container: %w", name, err)
+	}
+	return c, err
 }
 
 // redisBase strips the database number: every test picks its own.
