@@ -66,8 +66,8 @@ type slotState struct {
 	// persistence, failover) holds a resumable session again after the next
 	// flush instead of a hash with only seq.
 	session state.Session
-	gen      uint64    // bumped by every Save and Delete
-	written  time.Time // last successful write: TTL refresh due after SessionTTL/3
+	gen     uint64    // bumped by every Save and Delete
+	written time.Time // last successful write: TTL refresh due after SessionTTL/3
 }
 
 // flushOp is one slot's part of a flush.
