@@ -74,6 +74,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 		// A dispatch RabbitMQ refused for good is settled too: replaying it
 		// after a restart would only be refused again.
 		OnDrop: func(shardID int, _ string, ref int64) {
+			if m != nil {
+				m.DispatchRefused(shardID, shard.RefusedTooLarge)
+			}
 			if cl := parts.cluster.Load(); cl != nil {
 				cl.Confirmed(shardID, ref)
 			}
