@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +68,27 @@ func TestItem5_EveryClusterReceivesCommands(t *testing.T) {
 }
 
 // Item 5: refused and garbage commands reach no shard and do not stop the
-// ones after them.
+// ones after them. Issue 8: neither does a command with op twice, nor one
+// whose shard_id header is not an integer (it meant one shard: it must not
+// reach all of them); each refusal is counted by reason.
 func TestItem5_RefusedCommandsReachNoShard(t *testing.T) {
 	s := newDiscord(t, fakediscord.Options{Shards: 2, MaxConcurrency: 16})
-	s.start(nil)
+	addr := freeAddr(t)
+	s.start(map[string]string{"CORDIS_METRICS_ADDR": addr})
 	s.waitSessions(0, 1)
+	badHeaders := []struct {
+		body   []byte
+		header any
+	}{
+		{presenceSince(1), "1"},
+		{presenceSince(2), float64(1)},
+		{presenceSince(3), true},
+	}
+	for _, h := range badHeaders {
+		publishCommand(t, h.body, amqp.Table{"shard_id": h.header})
+	}
+	duplicateOp := []byte(`{"op":3,"d":{"since":null,"activities":[],"status":"idle","afk":false},"op":2}`)
+	publishCommand(t, duplicateOp, nil)
 	refused := [][]byte{
 		[]byte(`{"op":1,"d":null}`),
 		[]byte(`{"op":2,"d":{"token":"x"}}`),
@@ -94,7 +111,38 @@ func TestItem5_RefusedCommandsReachNoShard(t *testing.T) {
 	for _, cmd := range refused {
 		assert.False(t, received(snap, 0, cmd) || received(snap, 1, cmd), "refused command reached Discord: %.40q", cmd)
 	}
+	for _, h := range badHeaders {
+		assert.False(t, received(snap, 0, h.body) || received(snap, 1, h.body),
+			"a command with shard_id %#v (not an integer) reached Discord", h.header)
+	}
+	assert.False(t, received(snap, 0, duplicateOp) || received(snap, 1, duplicateOp), "a command with op twice reached Discord")
 	assert.Empty(t, snap.ViolationsOf(""), "Discord saw no bad payload")
+
+	// Other tests share gateway_commands, so counts are lower bounds.
+	_, body := httpGet(t, "http://"+addr+"/metrics")
+	for reason, least := range map[string]float64{
+		"bad_shard_id": 3, "duplicate_op": 1, "gateway_op": 3, "too_large": 1, "undecodable": 5,
+	} {
+		v, ok := metricValue(body, `cordis_gateway_commands_refused_total{reason="`+reason+`"}`)
+		assert.True(t, ok && v >= least, "commands refused as %s: %v (want at least %v)", reason, v, least)
+	}
+}
+
+// presenceSince is a valid presence update, distinct per n.
+func presenceSince(n int) []byte {
+	return []byte(`{"op":3,"d":{"since":` + itoa(n) + `,"activities":[],"status":"idle","afk":false}}`)
+}
+
+// metricValue finds the sample named series (name and labels as Prometheus
+// prints them) in a /metrics body.
+func metricValue(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }
 
 // Item 5: the shard_id header sends a command to that shard only.

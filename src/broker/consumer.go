@@ -9,6 +9,10 @@ type Command struct {
 	Body     []byte // exactly as published; the cluster validates it
 	ShardID  int    // target shard when Targeted (-1: an id no shard can have)
 	Targeted bool   // the AMQP header shard_id was set to an integer
+	// BadShardID says why the shard_id header is unusable (present, but
+	// not an integer): the command was meant for one shard, so it must
+	// reach none rather than all of them. The cluster refuses it.
+	BadShardID error
 }
 
 // forward hands one session's deliveries to the Commands channel, which outlives
@@ -39,7 +43,7 @@ func (b *Broker) command(d amqp.Delivery) Command {
 	id, ok, err := parseShardID(d.Headers)
 	switch {
 	case err != nil:
-		b.log.Debug("command sent to every shard: ignoring its shard_id header", "error", err)
+		cmd.BadShardID = err
 	case ok:
 		cmd.ShardID, cmd.Targeted = id, true
 	}

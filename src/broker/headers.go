@@ -23,9 +23,9 @@ func (h shardHeaders) get(shard int) amqp.Table {
 
 // parseShardID reads the optional shard_id header of a command. Any AMQP integer type is
 // accepted. ok is false when the header is absent; err is set when it is present but not
-// an integer (the command then goes to every shard, and the caller logs why). A value no
-// shard can have (negative or beyond int) still targets: it must reach no shard rather than
-// all of them, so it maps to -1.
+// an integer (string, float, bool, null, ...): the command is then refused, since it was
+// meant for one shard and must reach no shard rather than all of them. For the same
+// reason a value no shard can have (negative or beyond int32) still targets, mapped to -1.
 func parseShardID(h amqp.Table) (id int, ok bool, err error) {
 	v, present := h[HeaderShardID]
 	if !present {

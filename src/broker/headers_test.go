@@ -36,18 +36,42 @@ func TestShardIDHeaderAcceptsEveryAMQPIntegerType(t *testing.T) {
 		{"negative targets no shard", amqp.Table{"shard_id": int32(-1)}, -1, true, false},
 		{"beyond int32 targets no shard", amqp.Table{"shard_id": int64(math.MaxInt32 + 1)}, -1, true, false},
 		{"huge uint64 targets no shard", amqp.Table{"shard_id": uint64(math.MaxUint64)}, -1, true, false},
-		{"string is ignored", amqp.Table{"shard_id": "3"}, 0, false, true},
-		{"float is ignored", amqp.Table{"shard_id": float64(3)}, 0, false, true},
-		{"bool is ignored", amqp.Table{"shard_id": true}, 0, false, true},
-		{"byte slice is ignored", amqp.Table{"shard_id": []byte{3}}, 0, false, true},
-		{"decimal is ignored", amqp.Table{"shard_id": amqp.Decimal{Scale: 0, Value: 3}}, 0, false, true},
-		{"null is ignored", amqp.Table{"shard_id": nil}, 0, false, true},
+		{"string is refused", amqp.Table{"shard_id": "3"}, 0, false, true},
+		{"float is refused", amqp.Table{"shard_id": float64(3)}, 0, false, true},
+		{"bool is refused", amqp.Table{"shard_id": true}, 0, false, true},
+		{"byte slice is refused", amqp.Table{"shard_id": []byte{3}}, 0, false, true},
+		{"decimal is refused", amqp.Table{"shard_id": amqp.Decimal{Scale: 0, Value: 3}}, 0, false, true},
+		{"null is refused", amqp.Table{"shard_id": nil}, 0, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, ok, err := parseShardID(tt.headers)
 			if (err != nil) != tt.wantErr || ok != tt.targeted || (ok && id != tt.id) {
 				t.Fatalf("parseShardID = %d, %v, %v; want %d, %v, err %v", id, ok, err, tt.id, tt.targeted, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestACommandWithANonIntegerShardIDIsMarkedForRefusal(t *testing.T) {
+	b := &Broker{log: slog.New(slog.DiscardHandler)}
+	tests := []struct {
+		name     string
+		headers  amqp.Table
+		targeted bool
+		bad      bool
+	}{
+		{"no header: every shard", nil, false, false},
+		{"integer: one shard", amqp.Table{"shard_id": int32(2)}, true, false},
+		{"string", amqp.Table{"shard_id": "2"}, false, true},
+		{"float", amqp.Table{"shard_id": float64(2)}, false, true},
+		{"bool", amqp.Table{"shard_id": true}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := b.command(amqp.Delivery{Headers: tt.headers, Body: []byte("{}")})
+			if cmd.Targeted != tt.targeted || (cmd.BadShardID != nil) != tt.bad || string(cmd.Body) != "{}" {
+				t.Fatalf("command = %+v", cmd)
 			}
 		})
 	}

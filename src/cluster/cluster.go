@@ -4,12 +4,12 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/cordis-gateway/cordis/src/broker"
+	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/codec"
 	"github.com/cordis-gateway/cordis/src/config"
 	"github.com/cordis-gateway/cordis/src/shard"
@@ -22,6 +22,7 @@ type Cluster struct {
 	codec  codec.Codec
 	log    *slog.Logger
 	obs    Observer
+	refuse refusalLog
 
 	// Warnings about dropped commands are rate-limited: a worker publishing
 	// garbage in a loop must not flood the log (the metric counts them all).
@@ -52,7 +53,7 @@ func (c *Cluster) warnDropped(msg string, attrs ...slog.Attr) {
 // Observer counts commands (metrics); may be nil.
 type Observer interface {
 	CommandForwarded(shards int)
-	CommandRefused()
+	CommandRefused(reason string)
 }
 
 // New creates shards first..first+count-1 of total from a template config
@@ -62,6 +63,10 @@ func New(r config.Shards, template shard.Config, obs Observer) *Cluster {
 		obs = nopObserver{}
 	}
 	c := &Cluster{first: r.First, codec: template.Codec, log: template.Logger, obs: obs}
+	c.refuse = refusalLog{log: template.Logger, clk: template.Clock}
+	if c.refuse.clk == nil {
+		c.refuse.clk = clock.Real()
+	}
 	for id := r.First; id < r.First+r.Count; id++ {
 		cfg := template
 		cfg.ID, cfg.Total = id, r.Total
@@ -138,12 +143,13 @@ func (c *Cluster) Forward(cmd broker.Command) (sent int) {
 			c.obs.CommandForwarded(sent)
 		}
 	}()
+	if cmd.BadShardID != nil {
+		c.refused(RefusedBadShardID, cmd, cmd.BadShardID)
+		return 0
+	}
 	op, err := codec.ValidateCommand(c.codec, cmd.Body)
 	if err != nil {
-		c.obs.CommandRefused()
-		c.warnDropped("dropped a command from gateway_commands", slog.Int("bytes", len(cmd.Body)),
-			slog.Bool("gateway_op", errors.Is(err, codec.ErrRefusedOp)))
-		c.log.Debug("why the command was dropped", slog.Any("error", err))
+		c.refused(codec.RefusalReason(err), cmd, err)
 		return 0
 	}
 	if cmd.Targeted {
@@ -160,6 +166,13 @@ func (c *Cluster) Forward(cmd broker.Command) (sent int) {
 	return sent
 }
 
+// refused counts and logs (throttled) a command that reaches no shard.
+func (c *Cluster) refused(reason string, cmd broker.Command, err error) {
+	c.obs.CommandRefused(reason)
+	c.refuse.refused(reason, slog.Int("bytes", len(cmd.Body)))
+	c.log.Debug("why the command was refused", slog.String("reason", reason), slog.Any("error", err))
+}
+
 func (c *Cluster) send(s *shard.Shard, body []byte, op int) int {
 	if s.Send(body) {
 		return 1
@@ -170,5 +183,5 @@ func (c *Cluster) send(s *shard.Shard, body []byte, op int) int {
 
 type nopObserver struct{}
 
-func (nopObserver) CommandForwarded(int) {}
-func (nopObserver) CommandRefused()      {}
+func (nopObserver) CommandForwarded(int)  {}
+func (nopObserver) CommandRefused(string) {}

@@ -1,22 +1,33 @@
 package cluster
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cordis-gateway/cordis/src/broker"
+	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/codec"
 	"github.com/cordis-gateway/cordis/src/config"
 	"github.com/cordis-gateway/cordis/src/shard"
 )
 
-type counts struct{ forwarded, refused int }
+type counts struct {
+	forwarded, refused int
+	reasons            []string
+}
 
 func (c *counts) CommandForwarded(n int) { c.forwarded += n }
-func (c *counts) CommandRefused()        { c.refused++ }
+func (c *counts) CommandRefused(reason string) {
+	c.refused++
+	c.reasons = append(c.reasons, reason)
+}
 
 func newTestCluster(enc codec.Codec, obs Observer) *Cluster {
 	return New(config.Shards{First: 4, Count: 3, Total: 8}, shard.Config{Codec: enc, Logger: slog.New(slog.DiscardHandler)}, obs)
@@ -86,3 +97,81 @@ func TestDroppedCommandWarningsAreRateLimited(t *testing.T) {
 	}
 	assert.Equal(t, 1, strings.Count(logs.String(), "dropped a command"), "one warning, not one per command")
 }
+
+// Issue 8 point 7: every refusal reaches no shard and is counted by reason;
+// a shard_id header that is not an integer is refused, not broadcast.
+func TestForwardRefusesWithAReasonAndReachesNoShard(t *testing.T) {
+	presence := []byte(`{"op":3,"d":{}}`)
+	notInt := errors.New("header shard_id: string is not an integer")
+	tests := []struct {
+		name   string
+		cmd    broker.Command
+		reason string
+	}{
+		{"shard_id header is a string", broker.Command{Body: presence, BadShardID: notInt}, RefusedBadShardID},
+		{"shard_id header is a float", broker.Command{Body: presence, BadShardID: errors.New("float64")}, RefusedBadShardID},
+		{"shard_id header is a bool", broker.Command{Body: presence, BadShardID: errors.New("bool")}, RefusedBadShardID},
+		{"duplicate op", broker.Command{Body: []byte(`{"op":3,"d":{},"op":2}`)}, codec.RefusedDuplicateOp},
+		{"gateway op", broker.Command{Body: []byte(`{"op":2,"d":{}}`)}, codec.RefusedGatewayOp},
+		{"undecodable", broker.Command{Body: []byte(`nope`)}, codec.RefusedUndecodable},
+		{"too large", broker.Command{Body: []byte(`{"op":3,"d":"` + strings.Repeat("x", codec.MaxCommandSize) + `"}`)}, codec.RefusedTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := &counts{}
+			c := newTestCluster(codec.JSON{}, obs)
+			assert.Zero(t, c.Forward(tt.cmd))
+			assert.Zero(t, obs.forwarded)
+			assert.Equal(t, []string{tt.reason}, obs.reasons)
+			for _, s := range c.Shards() {
+				for range shard.CommandQueueSize {
+					require.True(t, s.Send(nil), "shard %d's queue holds a refused command", s.ID())
+				}
+			}
+		})
+	}
+}
+
+// The refusal warning is throttled, and what it held back is logged when
+// the window ends, even when no refusal follows.
+func TestRefusalWarningsLogHowManyWereSuppressed(t *testing.T) {
+	var logs syncBuffer
+	clk := clock.NewFake(time.Unix(0, 0))
+	c := New(config.Shards{First: 0, Count: 1, Total: 1},
+		shard.Config{Codec: codec.JSON{}, Clock: clk, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, nil)
+	for range 1000 {
+		c.Forward(broker.Command{Body: []byte("garbage")})
+	}
+	assert.Equal(t, 1, logs.count("dropped a command"), "one warning, not one per command")
+	assert.Zero(t, logs.count("not logged one by one"))
+	clk.BlockUntil(1)
+	clk.Advance(warnEvery)
+	require.Eventually(t, func() bool { return logs.count(`"suppressed":999`) == 1 }, 5*time.Second, time.Millisecond,
+		"the window's end says how many were held back: %s", logs.String())
+
+	// The next window starts from the summary; a later refusal logs again.
+	clk.Advance(warnEvery)
+	c.Forward(broker.Command{Body: []byte(`{"op":1}`)})
+	assert.Equal(t, 2, logs.count("dropped a command"))
+	assert.Equal(t, 1, logs.count(`"reason":"gateway_op","suppressed_since_last":0`))
+}
+
+// syncBuffer collects log lines written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(), substr) }

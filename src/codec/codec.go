@@ -105,14 +105,45 @@ type Codec interface {
 	CommandOp(payload []byte) (int, error)
 }
 
-// ErrRefusedOp is returned by ValidateCommand for ops the gateway owns.
-var ErrRefusedOp = errors.New("op is reserved for the gateway")
+// Errors ValidateCommand wraps, so that a refusal can be told apart
+// (RefusalReason); any other error means the command did not decode.
+var (
+	// ErrRefusedOp: ops 1, 2 and 6 belong to the gateway.
+	ErrRefusedOp = errors.New("op is reserved for the gateway")
+	// ErrDuplicateOp: the top-level map has op twice. Decoders disagree
+	// on which one wins, so what the gateway checked might not be what
+	// Discord acts on.
+	ErrDuplicateOp = errors.New("op appears more than once")
+	// ErrCommandTooLarge: above MaxCommandSize.
+	ErrCommandTooLarge = errors.New("command too large")
+)
+
+// Reasons a command is refused (the metric's reason label).
+const (
+	RefusedGatewayOp   = "gateway_op"
+	RefusedDuplicateOp = "duplicate_op"
+	RefusedTooLarge    = "too_large"
+	RefusedUndecodable = "undecodable"
+)
+
+// RefusalReason names why ValidateCommand refused a command.
+func RefusalReason(err error) string {
+	switch {
+	case errors.Is(err, ErrRefusedOp):
+		return RefusedGatewayOp
+	case errors.Is(err, ErrDuplicateOp):
+		return RefusedDuplicateOp
+	case errors.Is(err, ErrCommandTooLarge):
+		return RefusedTooLarge
+	}
+	return RefusedUndecodable
+}
 
 // ValidateCommand applies every rule of DESIGN.md §3 to a worker command and
 // returns its op. A command that fails must never reach Discord.
 func ValidateCommand(c Codec, payload []byte) (int, error) {
 	if len(payload) > MaxCommandSize {
-		return 0, fmt.Errorf("command of %d bytes exceeds %d", len(payload), MaxCommandSize)
+		return 0, fmt.Errorf("command of %d bytes exceeds %d: %w", len(payload), MaxCommandSize, ErrCommandTooLarge)
 	}
 	op, err := c.CommandOp(payload)
 	if err != nil {

@@ -35,10 +35,15 @@ func (ETF) CommandOp(p []byte) (int, error) {
 		return 0, fmt.Errorf("%d bytes after the term", len(p)-end)
 	}
 	op := int64(-1)
+	seen := false
 	if _, err := etfFields(p, 1, func(key []byte, at int) error {
 		if string(key) != "op" {
 			return nil
 		}
+		if seen {
+			return ErrDuplicateOp
+		}
+		seen = true
 		var err error
 		if op, _, err = etfInt(p, at); err != nil {
 			return fmt.Errorf("op is not an integer: %w", err)

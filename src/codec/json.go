@@ -258,10 +258,15 @@ func (JSON) CommandOp(p []byte) (int, error) {
 		return 0, errors.New("not valid UTF-8")
 	}
 	op := int64(-1)
+	seen := false
 	if _, err := jsonFields(p, 0, func(raw []byte, esc bool, v int) error {
 		if !jsonKeyIs(raw, esc, "op") {
 			return nil
 		}
+		if seen {
+			return ErrDuplicateOp
+		}
+		seen = true
 		var err error
 		if op, _, err = jsonInt(p, v); err != nil {
 			return fmt.Errorf("op is not an integer: %w", err)

@@ -23,7 +23,8 @@ type Metrics struct {
 	published         *prometheus.CounterVec
 	confirmLatency    prometheus.Histogram
 	commandsForwarded prometheus.Counter
-	commandsRefused   prometheus.Counter
+	commandsRefused   *prometheus.CounterVec
+	dispatchesRefused *prometheus.CounterVec
 	shardState        *prometheus.GaugeVec
 	heartbeatLatency  *prometheus.GaugeVec
 	reconnects        *prometheus.CounterVec
@@ -52,9 +53,12 @@ func New(buffered func() float64) *Metrics {
 		commandsForwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cordis_gateway_commands_forwarded_total", Help: "Commands from gateway_commands queued on shards (one per shard).",
 		}),
-		commandsRefused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cordis_gateway_commands_refused_total", Help: "Commands dropped: undecodable, too large, or a gateway-owned op.",
-		}),
+		commandsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cordis_gateway_commands_refused_total", Help: "Commands refused (reaching no shard) by reason.",
+		}, []string{"reason"}),
+		dispatchesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cordis_gateway_dispatches_refused_total", Help: "Dispatches that can never be published, dropped by reason.",
+		}, []string{"shard_id", "reason"}),
 		shardState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cordis_gateway_shard_state", Help: "1 for the state each shard is in.",
 		}, []string{"shard_id", "state"}),
@@ -71,7 +75,7 @@ func New(buffered func() float64) *Metrics {
 		pub:  make(map[int]map[string]prometheus.Counter),
 	}
 	m.Registry.MustRegister(m.received, m.published, m.confirmLatency, m.commandsForwarded, m.commandsRefused,
-		m.shardState, m.heartbeatLatency, m.reconnects, m.identifies,
+		m.dispatchesRefused, m.shardState, m.heartbeatLatency, m.reconnects, m.identifies,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cordis_gateway_buffered_bytes", Help: "Bytes of dispatches queued or awaiting a RabbitMQ confirm.",
 		}, buffered),
@@ -126,9 +130,17 @@ func (m *Metrics) DispatchPublished(shardID int, event string, latency time.Dura
 	m.confirmLatency.Observe(latency.Seconds())
 }
 
-// CommandForwarded and CommandRefused count commands from workers.
+// CommandForwarded counts commands from workers queued on shards.
 func (m *Metrics) CommandForwarded(shards int) { m.commandsForwarded.Add(float64(shards)) }
-func (m *Metrics) CommandRefused()             { m.commandsRefused.Inc() }
+
+// CommandRefused counts a command that reaches no shard, by reason.
+func (m *Metrics) CommandRefused(reason string) { m.commandsRefused.WithLabelValues(reason).Inc() }
+
+// DispatchRefused implements shard.Observer: a dispatch that can never be
+// published (rare: not on the hot path).
+func (m *Metrics) DispatchRefused(shardID int, reason string) {
+	m.dispatchesRefused.WithLabelValues(strconv.Itoa(shardID), reason).Inc()
+}
 
 // StateChanged implements shard.Observer.
 func (m *Metrics) StateChanged(shardID int, s shard.State) {

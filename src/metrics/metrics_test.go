@@ -40,7 +40,10 @@ func TestMetricsExposeEveryFamily(t *testing.T) {
 	m.DispatchReceived(3, []byte("MESSAGE_CREATE"))
 	m.DispatchPublished(3, "MESSAGE_CREATE", 2*time.Millisecond)
 	m.CommandForwarded(4)
-	m.CommandRefused()
+	m.CommandRefused("duplicate_op")
+	m.CommandRefused("duplicate_op")
+	m.CommandRefused("bad_shard_id")
+	m.DispatchRefused(3, shard.RefusedLongEvent)
 	m.StateChanged(3, shard.Ready)
 	m.HeartbeatAcked(3, 40*time.Millisecond)
 	m.Reconnecting(3, shard.Resume)
@@ -52,7 +55,9 @@ func TestMetricsExposeEveryFamily(t *testing.T) {
 		`cordis_gateway_publish_confirm_seconds_count 1`,
 		`cordis_gateway_buffered_bytes 1234`,
 		`cordis_gateway_commands_forwarded_total 4`,
-		`cordis_gateway_commands_refused_total 1`,
+		`cordis_gateway_commands_refused_total{reason="duplicate_op"} 2`,
+		`cordis_gateway_commands_refused_total{reason="bad_shard_id"} 1`,
+		`cordis_gateway_dispatches_refused_total{reason="event_name_too_long",shard_id="3"} 1`,
 		`cordis_gateway_shard_state{shard_id="3",state="ready"} 1`,
 		`cordis_gateway_shard_state{shard_id="3",state="connecting"} 0`,
 		`cordis_gateway_heartbeat_latency_seconds{shard_id="3"} 0.04`,

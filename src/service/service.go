@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -74,6 +75,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 		// A dispatch RabbitMQ refused for good is settled too: replaying it
 		// after a restart would only be refused again.
 		OnDrop: func(shardID int, _ string, ref int64) {
+			if m != nil {
+				m.DispatchRefused(shardID, shard.RefusedTooLarge)
+			}
 			if cl := parts.cluster.Load(); cl != nil {
 				cl.Confirmed(shardID, ref)
 			}
@@ -90,7 +94,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 	brokerOpen := true
 	defer func() {
 		if brokerOpen { // an early return: nothing was published that needs waiting for
-			closeBroker(b, log, time.Now().Add(time.Second))
+			_ = closeBroker(b, log, time.Now().Add(time.Second))
 		}
 	}()
 	parts.broker.Store(b)
@@ -173,14 +177,45 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 			log.Warn("waiting for RabbitMQ confirms", slog.Any("error", err))
 		}
 	})
+	var saveErr error
 	withDeadline(start.Add(saveBy), func(ctx context.Context) {
-		if err := sessions.Flush(ctx); err != nil {
-			log.Warn("could not save sessions", slog.Any("error", err))
+		if saveErr = sessions.Flush(ctx); saveErr != nil {
+			log.Warn("could not save sessions", slog.Any("error", saveErr))
 		}
 	})
 	stopState()
-	closeBroker(b, log, earliest(time.Now().Add(closeFor), start.Add(closeBy)))
-	return runErr
+	closeErr := closeBroker(b, log, earliest(time.Now().Add(closeFor), start.Add(closeBy)))
+	if runErr != nil {
+		return runErr
+	}
+	return lostOnShutdown(closeErr, rdb != nil, saveErr)
+}
+
+// ExitLost is the exit status of a shutdown that left dispatches
+// unconfirmed by RabbitMQ with nothing able to replay them.
+const ExitLost = 3
+
+// lostOnShutdown turns a shutdown that left dispatches unconfirmed into an
+// exit status, unless a restart can still get them back: with Redis the
+// stored seq is the last confirmed one, so the next start resumes from there
+// and Discord replays the rest. Without Redis (or when saving the sessions
+// failed) they are gone, and a clean exit status would hide it.
+func lostOnShutdown(closeErr error, redisSessions bool, saveErr error) error {
+	var unconfirmed *broker.UnconfirmedError
+	if !errors.As(closeErr, &unconfirmed) {
+		return nil
+	}
+	var why string
+	switch {
+	case !redisSessions:
+		why = "without CORDIS_REDIS_URL no session survives to replay them"
+	case saveErr != nil:
+		why = "the sessions that could replay them were not saved to Redis"
+	default:
+		return nil // the restart resumes from the last confirmed seq
+	}
+	return &ExitError{Code: ExitLost, Err: fmt.Errorf("shutdown lost %d dispatches (%d bytes) RabbitMQ never confirmed: %s",
+		unconfirmed.Messages, unconfirmed.Bytes, why)}
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -282,11 +317,12 @@ func (r *running) buffered() float64 {
 }
 
 // closeBroker waits (until deadline) for every dispatch to be confirmed,
-// then closes the AMQP connection.
-func closeBroker(b *broker.Broker, log *slog.Logger, deadline time.Time) {
+// then closes the AMQP connection. The error says what was left unconfirmed.
+func closeBroker(b *broker.Broker, log *slog.Logger, deadline time.Time) (err error) {
 	withDeadline(deadline, func(ctx context.Context) {
-		if err := b.Close(ctx); err != nil {
+		if err = b.Close(ctx); err != nil {
 			log.Warn("closing RabbitMQ", slog.Any("error", err))
 		}
 	})
+	return err
 }

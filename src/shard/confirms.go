@@ -10,6 +10,15 @@ import (
 // recognised and ignored.
 const refSeqBits = 40
 
+// refSeq returns the sequence a publish ref carries; tracked is false for
+// a ref of -1 (a dispatch handOver did not track).
+func refSeq(ref int64) (seq int64, tracked bool) {
+	if ref < 0 {
+		return 0, false
+	}
+	return ref & (1<<refSeqBits - 1), true
+}
+
 // confirmWindow decides which sequence a restart may resume from: the
 // highest one such that every dispatch handed to the publisher up to it was
 // confirmed by RabbitMQ (or dropped for good). Confirms can come out of

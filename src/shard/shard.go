@@ -72,6 +72,9 @@ type Observer interface {
 	HeartbeatAcked(shardID int, latency time.Duration)
 	Reconnecting(shardID int, a Action)
 	Identified(shardID int)
+	// DispatchRefused counts a dispatch that can never be published
+	// (reason: one of the Refused* constants).
+	DispatchRefused(shardID int, reason string)
 }
 
 // CommandQueueSize bounds the commands waiting for a shard (while it is
@@ -120,6 +123,8 @@ type Shard struct {
 	confirms confirmWindow
 	storeSeq func(seq int64) // hands a settled seq to the session store (UpdateSeq: no I/O)
 
+	refusedWarn refusedWarning
+
 	// pending is a command taken from cmds but not yet sent; it survives
 	// reconnects. Only the current connection's writer touches it.
 	pending []byte
@@ -142,6 +147,10 @@ func New(cfg Config) *Shard {
 		cmds: make(chan []byte, CommandQueueSize),
 	}
 	s.storeSeq = func(seq int64) { cfg.Sessions.UpdateSeq(cfg.ID, seq) }
+	s.refusedWarn.clk = cfg.Clock
+	// Dispatches that can never be published are refused before the
+	// publisher sees them (refused.go).
+	s.cfg.Publisher = &guardedPublisher{s: s, next: cfg.Publisher}
 	s.setState(Disconnected)
 	return s
 }
@@ -358,3 +367,4 @@ func (nopObserver) StateChanged(int, State)           {}
 func (nopObserver) HeartbeatAcked(int, time.Duration) {}
 func (nopObserver) Reconnecting(int, Action)          {}
 func (nopObserver) Identified(int)                    {}
+func (nopObserver) DispatchRefused(int, string)       {}

@@ -59,11 +59,15 @@ type seqSlot struct {
 // slotState is what the flush needs besides the seq.
 type slotState struct {
 	active   bool // a session exists: flushing seq is meaningful
-	needSave bool // the whole hash is still to be written
+	needSave bool // the whole hash is written on the next flush even if seq did not move
 	needDel  bool // the key is still to be deleted
-	session  state.Session
-	gen      uint64    // bumped by every Save and Delete
-	written  time.Time // last successful write: TTL refresh due after SessionTTL/3
+	// session is kept for the session's whole life: every write is the
+	// whole hash, so a Redis that lost the key in between (restart without
+	// persistence, failover) holds a resumable session again after the next
+	// flush instead of a hash with only seq.
+	session state.Session
+	gen     uint64    // bumped by every Save and Delete
+	written time.Time // last successful write: TTL refresh due after SessionTTL/3
 }
 
 // flushOp is one slot's part of a flush.
@@ -128,7 +132,7 @@ func (s *Sessions) UpdateSeq(shardID int, seq int64) {
 }
 
 // Load returns the stored session of shardID; ok is false if there is none
-// or it lacks a field.
+// or it is unusable (logged: the shard will identify and miss events).
 func (s *Sessions) Load(ctx context.Context, shardID int) (state.Session, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -136,8 +140,15 @@ func (s *Sessions) Load(ctx context.Context, shardID int) (state.Session, bool, 
 	if err != nil {
 		return state.Session{}, false, fmt.Errorf("load session of shard %d: %w", shardID, err)
 	}
-	sess, ok := parseSession(fields)
-	if !ok {
+	if len(fields) == 0 {
+		return state.Session{}, false, nil
+	}
+	sess, err := parseSession(fields)
+	if err != nil {
+		// Not resumable, and never silently: it means events will be
+		// missed, and something wrote a broken hash.
+		s.logger.Warn("stored session is unreadable; the shard identifies instead of resuming",
+			slog.Int("shard_id", shardID), slog.String("key", s.key(shardID)), slog.Any("error", err))
 		return state.Session{}, false, nil
 	}
 	if i := s.index(shardID); i >= 0 {
@@ -146,26 +157,28 @@ func (s *Sessions) Load(ctx context.Context, shardID int) (state.Session, bool, 
 		s.hot[i].seq.Store(sess.Seq)
 		s.hot[i].dirty.Store(false)
 		c := &s.cold[i]
-		*c = slotState{active: true, gen: c.gen + 1, written: s.clk.Now()}
+		*c = slotState{active: true, session: sess, gen: c.gen + 1, written: s.clk.Now()}
 		s.mu.Unlock()
 	}
 	return sess, true, nil
 }
 
-func parseSession(f map[string]string) (state.Session, bool) {
+// parseSession reads a stored hash, saying what is wrong with an unusable one.
+func parseSession(f map[string]string) (state.Session, error) {
+	for _, field := range []string{fieldSessionID, fieldSeq, fieldResumeURL, fieldTotal} {
+		if f[field] == "" {
+			return state.Session{}, fmt.Errorf("field %s is missing", field)
+		}
+	}
 	seq, err := strconv.ParseInt(f[fieldSeq], 10, 64)
-	if err != nil {
-		return state.Session{}, false
+	if err != nil || seq < 0 {
+		return state.Session{}, fmt.Errorf("field %s is %q, not a sequence", fieldSeq, f[fieldSeq])
 	}
 	total, err := strconv.Atoi(f[fieldTotal])
 	if err != nil || total < 1 {
-		return state.Session{}, false
+		return state.Session{}, fmt.Errorf("field %s is %q, not a shard count", fieldTotal, f[fieldTotal])
 	}
-	sess := state.Session{ID: f[fieldSessionID], Seq: seq, ResumeURL: f[fieldResumeURL], ShardTotal: total}
-	if sess.ID == "" || sess.ResumeURL == "" {
-		return state.Session{}, false
-	}
-	return sess, true
+	return state.Session{ID: f[fieldSessionID], Seq: seq, ResumeURL: f[fieldResumeURL], ShardTotal: total}, nil
 }
 
 // Save records shardID's whole session (READY/RESUMED, shutdown); the next
@@ -222,9 +235,10 @@ func (s *Sessions) Delete(ctx context.Context, shardID int) error {
 }
 
 // Flush writes everything pending in one pipelined round trip: new
-// sessions (HSET all fields + PEXPIRE), deletions, changed seqs (HSET seq +
-// PEXPIRE) and, for sessions that stayed quiet, a TTL refresh every
-// SessionTTL/3 so a live session never expires. On error everything stays
+// sessions, deletions, changed seqs and, for sessions that stayed quiet, a
+// TTL refresh every SessionTTL/3 so a live session never expires. Every
+// write is the whole hash plus PEXPIRE, so whatever Redis lost in between,
+// a flush leaves a complete, resumable session. On error everything stays
 // pending for the next call.
 func (s *Sessions) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
@@ -248,11 +262,17 @@ func (s *Sessions) Flush(ctx context.Context) error {
 			s.hot[i].dirty.Store(false)
 			queueSave(ctx, pipe, s.keys[i], sess)
 		case c.active && s.hot[i].dirty.Load() && s.hot[i].dirty.Swap(false):
-			pipe.HSet(ctx, s.keys[i], fieldSeq, s.hot[i].seq.Load())
-			pipe.PExpire(ctx, s.keys[i], state.SessionTTL)
+			// The whole hash, not only seq: see slotState.session.
+			sess := c.session
+			sess.Seq = s.hot[i].seq.Load()
+			queueSave(ctx, pipe, s.keys[i], sess)
 			op.seq = true
 		case c.active && now.Sub(c.written) >= state.SessionTTL/3:
-			pipe.PExpire(ctx, s.keys[i], state.SessionTTL)
+			// A TTL refresh rewrites the hash too: PEXPIRE alone on a key
+			// Redis lost would leave nothing to resume.
+			sess := c.session
+			sess.Seq = s.hot[i].seq.Load()
+			queueSave(ctx, pipe, s.keys[i], sess)
 		default:
 			continue
 		}
@@ -277,7 +297,6 @@ func (s *Sessions) Flush(ctx context.Context) error {
 			s.hot[op.slot].dirty.Store(true)
 		case err == nil:
 			c.needSave, c.needDel = false, false
-			c.session = state.Session{}
 			c.written = now
 		}
 	}

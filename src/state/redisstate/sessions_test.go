@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cordis-gateway/cordis/src/clock"
@@ -269,4 +270,101 @@ func TestSessionsSaveDuringAFlushIsNotLost(t *testing.T) {
 	mr.SetError("")
 	require.NoError(t, s.Flush(ctx))
 	require.Equal(t, "newer", mr.HGet(SessionKey(testBot, 0), "session_id"))
+}
+
+// Issue 8 point 2: Redis restarted without persistence (or failed over)
+// between two flushes. Whatever it lost, the next flush must leave a
+// complete session that Load resumes, not a hash with only seq.
+func TestSessionsFlushLeavesAResumableSessionAfterRedisLostIt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// begin sets up a live session on shard 1 in s and flushes it.
+		begin func(t *testing.T, mr *miniredis.Miniredis, s *Sessions)
+		// between runs after Redis lost everything, before the flush.
+		between func(c clocks, s *Sessions)
+		wantSeq int64
+	}{
+		{
+			name: "saved session, seq moved",
+			begin: func(t *testing.T, _ *miniredis.Miniredis, s *Sessions) {
+				require.NoError(t, s.Save(context.Background(), 1, sess))
+			},
+			between: func(_ clocks, s *Sessions) { s.UpdateSeq(1, 40) },
+			wantSeq: 40,
+		},
+		{
+			name: "saved session, quiet until the TTL refresh",
+			begin: func(t *testing.T, _ *miniredis.Miniredis, s *Sessions) {
+				require.NoError(t, s.Save(context.Background(), 1, sess))
+			},
+			between: func(c clocks, _ *Sessions) { c.advance(state.SessionTTL / 3) },
+			wantSeq: 20,
+		},
+		{
+			name: "restored session (resumed after a restart), seq moved",
+			begin: func(t *testing.T, mr *miniredis.Miniredis, s *Sessions) {
+				key := SessionKey(testBot, 1)
+				mr.HSet(key, "session_id", sess.ID, "seq", "7", "resume_gateway_url", sess.ResumeURL, "shard_total", "16")
+				_, ok, err := s.Load(context.Background(), 1)
+				require.NoError(t, err)
+				require.True(t, ok)
+			},
+			between: func(_ clocks, s *Sessions) { s.UpdateSeq(1, 41) },
+			wantSeq: 41,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mr, client, _ := newMini(t)
+			clk := clock.NewFake(t0)
+			s := NewSessions(client, testBot, 0, 4, clk, discardLogger())
+			ctx := context.Background()
+			tc.begin(t, mr, s)
+			require.NoError(t, s.Flush(ctx))
+			s.UpdateSeq(1, 20)
+			require.NoError(t, s.Flush(ctx)) // a seq-only change before the loss
+
+			mr.FlushAll() // the restart: Redis comes back empty
+			tc.between(clocks{clk, mr}, s)
+			require.NoError(t, s.Flush(ctx))
+
+			restarted := NewSessions(newClient(t, mr.Addr()), testBot, 0, 4, clock.NewFake(t0), discardLogger())
+			got, ok, err := restarted.Load(ctx, 1)
+			require.NoError(t, err)
+			require.True(t, ok, "Redis holds %v", mr.Keys())
+			want := sess
+			want.Seq = tc.wantSeq
+			require.Equal(t, want, got)
+			require.Equal(t, state.SessionTTL, mr.TTL(SessionKey(testBot, 1)))
+		})
+	}
+}
+
+func TestSessionsLoadLogsAnUnreadableSession(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fields []string
+		want   string
+	}{
+		{"only seq, as an old flush left it", []string{"seq", "99"}, "field session_id is missing"},
+		{"bad seq", []string{"session_id", "a", "seq", "x", "resume_gateway_url", "wss://r", "shard_total", "4"}, "not a sequence"},
+		{"bad total", []string{"session_id", "a", "seq", "1", "resume_gateway_url", "wss://r", "shard_total", "0"}, "not a shard count"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mr, client, _ := newMini(t)
+			mr.HSet(SessionKey(testBot, 2), tc.fields...)
+			logger, logs := newLogger()
+			s := NewSessions(client, testBot, 0, 4, clock.NewFake(t0), logger)
+			_, ok, err := s.Load(context.Background(), 2)
+			require.NoError(t, err)
+			require.False(t, ok)
+			require.Equal(t, 1, logs.count("stored session is unreadable"))
+			require.Equal(t, 1, logs.count(tc.want))
+			require.Equal(t, 1, logs.count(`"shard_id":2`))
+
+			_, ok, err = s.Load(context.Background(), 3) // absent: nothing to say
+			require.NoError(t, err)
+			require.False(t, ok)
+			require.Equal(t, 1, logs.count("stored session is unreadable"))
+		})
+	}
 }
