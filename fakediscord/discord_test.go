@@ -295,7 +295,7 @@ func TestRESTGatewayIsServedWithoutAuthorization(t *testing.T) {
 		var body map[string]any
 		err = json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || body["url"] != s.GatewayURL() || len(body) != 1 {
+		if err != nil || resp.StatusCode != http.StatusOK || body["url"] != s.GatewayURL() || len(body) != 1 {
 			t.Fatalf("auth %q: %d %v %v", auth, resp.StatusCode, body, err)
 		}
 	}

@@ -110,7 +110,10 @@ func run(api, token string, o *out) error {
 	for i := range ids {
 		ids[i] = i
 	}
-	sm := sharding.New(token, func(t gateway.EventType, seq, shard int, ev gateway.EventData) { report(o, t, seq, shard, gb.Shards, ev) },
+	onEvent := func(t gateway.EventType, seq, shard int, ev gateway.EventData) {
+		report(o, t, seq, shard, gb.Shards, ev)
+	}
+	sm := sharding.New(token, onEvent,
 		sharding.WithLogger(logger),
 		sharding.WithShardIDs(ids...),
 		sharding.WithShardCount(gb.Shards),
