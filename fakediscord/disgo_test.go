@@ -3,8 +3,8 @@ package fakediscord
 // A real, widely used Go client library (github.com/disgoorg/disgo, a
 // test-only dependency) is the oracle here: if fakediscord drifts from
 // Discord where disgo relies on it, these tests fail. disgo speaks JSON
-// with payload compression (IDENTIFY compress: true) or none; it has no
-// zlib-stream, which the stdlib-inflater tests in deflate_test.go cover.
+// with payload compression (IDENTIFY compress: true) or none; for
+// zlib-stream internal/disgoclient gives it a per-connection inflater.
 
 import (
 	"bufio"
@@ -242,8 +242,8 @@ func TestDisgoRESTReadsGatewayAndGatewayBot(t *testing.T) {
 
 // TestDisgoShardsThroughTheWholeSessionLifecycle runs disgo's shard
 // manager (internal/disgoclient) against fakediscord: four shards in two
-// identify buckets, heartbeats, a dispatch stream (half the shards with
-// payload compression), commands, op 7, op 9 both ways and a dropped
+// identify buckets, heartbeats, a dispatch stream (two shards with payload
+// compression, two with zlib-stream), commands, op 7, op 9 both ways and a dropped
 // connection with replay on resume. Any error either side reports, any
 // problem disgo's typed models show, any gap or duplicate seq fails it.
 func TestDisgoShardsThroughTheWholeSessionLifecycle(t *testing.T) {
@@ -392,6 +392,11 @@ func TestDisgoShardsThroughTheWholeSessionLifecycle(t *testing.T) {
 	sort.Ints(compressed)
 	if fmt.Sprint(compressed) != "[0 0 2]" {
 		t.Errorf("identifies with compress true from shards %v, want [0 0 2]", compressed)
+	}
+	for _, c := range sn.Connections {
+		if want := Compression(""); c.Shard%2 == 1 && c.Compress != CompressZlib || c.Shard%2 == 0 && c.Compress != want {
+			t.Errorf("connection %d of shard %d: compress %q", c.ID, c.Shard, c.Compress)
+		}
 	}
 
 	if err := wait(); err != nil {

@@ -3,7 +3,9 @@
 // stdout each, every event it delivers, every problem its typed models
 // show and every warning or error it logs. fakediscord's tests run it as a
 // separate process because disgo v0.18 has data races of its own that
-// would fail the race-enabled unit tests. Commands on stdin, one a line:
+// would fail the race-enabled unit tests. Even shards use payload
+// compression (IDENTIFY compress: true), odd ones zlib-stream (see
+// zlibstream.go). Commands on stdin, one a line:
 //
 //	presence SHARD
 //	voice SHARD GUILD
@@ -103,8 +105,13 @@ func run(api, token string, o *out) error {
 	createShard := func(token string, eh gateway.EventHandlerFunc, ch gateway.CloseHandlerFunc, opts ...gateway.ConfigOpt) gateway.Gateway {
 		cfg := gateway.DefaultConfig()
 		cfg.Apply(opts)
-		// Even shards ask for payload compression, odd ones get plain JSON.
-		return gateway.New(token, eh, ch, append(opts, gateway.WithCompress(cfg.ShardID%2 == 0))...)
+		// Even shards ask for payload compression, odd ones for zlib-stream.
+		if cfg.ShardID%2 == 1 {
+			return gateway.New(token, eh, ch, append(opts, gateway.WithCompress(false), gateway.WithDialer(zlibStreamDialer(func(err error) {
+				o.put(Line{Kind: "problem", Shard: cfg.ShardID, Detail: err.Error()})
+			})))...)
+		}
+		return gateway.New(token, eh, ch, append(opts, gateway.WithCompress(true))...)
 	}
 	ids := make([]int, gb.Shards)
 	for i := range ids {
