@@ -415,16 +415,32 @@ func TestDisgoShardsThroughTheWholeSessionLifecycle(t *testing.T) {
 	if v := s.Snapshot().Violations; len(v) != 0 {
 		t.Errorf("fakediscord saw violations: %+v", v)
 	}
+	// Every connection ended the expected way: disgo closes with 1012 to
+	// resume after op 7 and op 9 true, with 1000 after op 9 false and when
+	// shut down; shard 3's first was dropped.
+	ends := map[int][]string{}
+	for _, c := range s.Snapshot().Connections {
+		ends[c.Shard] = append(ends[c.Shard], fmt.Sprintf("%s %d", c.ClosedBy, c.CloseCode))
+	}
+	want := map[int][]string{
+		0: {"client 1000", "client 1000"},
+		1: {"client 1012", "client 1000"},
+		2: {"client 1012", "client 1000"},
+		3: {"drop 0", "client 1000"},
+	}
+	if fmt.Sprint(ends) != fmt.Sprint(want) {
+		t.Errorf("connection ends by shard:\n got %v\nwant %v", ends, want)
+	}
 	side.mu.Lock()
 	defer side.mu.Unlock()
 	for _, p := range side.problems {
 		t.Error(p)
 	}
-	want := []string{"GUILD_CREATE", "RESUMED"}
+	events := []string{"GUILD_CREATE", "RESUMED"}
 	for _, ev := range loadMix {
-		want = append(want, ev.t)
+		events = append(events, ev.t)
 	}
-	for _, w := range want {
+	for _, w := range events {
 		if side.byType[w] == 0 {
 			t.Errorf("disgo delivered no %s", w)
 		}
