@@ -2,6 +2,7 @@ package fakediscord
 
 import (
 	"bytes"
+	"compress/zlib"
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
@@ -67,3 +68,24 @@ func (z *zstdStream) compress(p []byte) ([]byte, error) {
 }
 
 func (z *zstdStream) close() { _ = z.w.Close() }
+
+// payloadZlib is payload compression (IDENTIFY compress: true): every
+// payload is a complete zlib stream of its own, so a client inflates each
+// message with a fresh reader.
+type payloadZlib struct {
+	buf bytes.Buffer
+	w   *zlib.Writer
+}
+
+func (z *payloadZlib) compress(p []byte) []byte {
+	z.buf.Reset()
+	if z.w == nil {
+		z.w = zlib.NewWriter(&z.buf)
+	} else {
+		z.w.Reset(&z.buf)
+	}
+	// Writes to a bytes.Buffer cannot fail.
+	_, _ = z.w.Write(p)
+	_ = z.w.Close()
+	return bytes.Clone(z.buf.Bytes())
+}

@@ -33,9 +33,13 @@ type conn struct {
 	s        *Server
 	id       int
 	ws       *websocket.Conn
+	version  string // gateway version from the URL ("9" or "10")
 	enc      Encoding
 	compress Compression
 	url      string
+	// zlibPayloads is IDENTIFY's compress: true without transport
+	// compression: each payload is its own zlib stream in a binary frame.
+	zlibPayloads atomic.Bool
 
 	// Guarded by s.mu.
 	sess       *session
@@ -84,6 +88,7 @@ func (c *conn) queued() int {
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
 	var comp streamCompressor
+	var pz payloadZlib
 	defer func() {
 		if comp != nil {
 			comp.close()
@@ -135,19 +140,22 @@ func (c *conn) writeLoop() {
 						return
 					}
 				}
+				binary := c.enc != EncodingJSON || comp != nil
 				if comp != nil {
 					var err error
 					if data, err = comp.compress(data); err != nil {
 						c.finish(0, "drop")
 						return
 					}
+				} else if c.zlibPayloads.Load() {
+					data, binary = pz.compress(data), true
 				}
 				// Recorded before the write, so whatever a client has seen
 				// is already in the Snapshot.
 				if m.rec != nil || m.count {
 					c.s.recordSent(m)
 				}
-				if err := c.write(data); err != nil {
+				if err := c.writeMsg(binary, data); err != nil {
 					c.finish(0, "drop")
 					return
 				}
@@ -157,9 +165,13 @@ func (c *conn) writeLoop() {
 }
 
 func (c *conn) write(data []byte) error {
-	mt := websocket.BinaryMessage
-	if c.enc == EncodingJSON && c.compress == CompressNone {
-		mt = websocket.TextMessage
+	return c.writeMsg(c.enc != EncodingJSON || c.compress != CompressNone, data)
+}
+
+func (c *conn) writeMsg(binary bool, data []byte) error {
+	mt := websocket.TextMessage
+	if binary {
+		mt = websocket.BinaryMessage
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	return c.ws.WriteMessage(mt, data)

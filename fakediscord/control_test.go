@@ -28,7 +28,7 @@ func TestControlAPIDrivesTheSameControlsAsTheGoMethods(t *testing.T) {
 	api := httptest.NewServer(s.ControlHandler())
 	t.Cleanup(api.Close)
 	c := dial(t, s, EncodingETF, CompressZstd)
-	c.handshake(s, 0, 1)
+	ready := c.handshake(s, 0, 1)
 
 	if code, out := post(t, api.URL, "/dispatch", `{"shard":0,"t":"MESSAGE_CREATE","d":{"id":"1","n":12345678901234}}`); code != 200 || out["s"] != 2.0 {
 		t.Fatalf("dispatch: %d %v", code, out)
@@ -40,19 +40,23 @@ func TestControlAPIDrivesTheSameControlsAsTheGoMethods(t *testing.T) {
 	for _, tc := range []struct{ path, body string }{
 		{"/shards/0/heartbeat", ""},
 		{"/shards/0/reconnect", ""},
-		{"/shards/0/invalid-session", `{"resumable":true}`},
 		{"/shards/0/send", `{"op":11}`},
+		// Last: op 9 detaches the connection from the session.
+		{"/shards/0/invalid-session", `{"resumable":true}`},
 	} {
 		if code, out := post(t, api.URL, tc.path, tc.body); code != 200 {
 			t.Fatalf("%s: %d %v", tc.path, code, out)
 		}
 	}
-	for _, op := range []int{OpHeartbeat, OpReconnect, OpInvalidSession, OpHeartbeatACK} {
+	for _, op := range []int{OpHeartbeat, OpReconnect, OpHeartbeatACK, OpInvalidSession} {
 		p, _ := c.next()
 		if got, _ := asInt64(p["op"]); int(got) != op {
 			t.Fatalf("want op %d, got %v", op, p)
 		}
 	}
+	// Resumable op 9: the same socket resumes.
+	c.send(OpResume, map[string]any{"token": s.Options().Token, "session_id": ready["session_id"], "seq": 2})
+	c.expectDispatch("RESUMED")
 	if code, _ := post(t, api.URL, "/shards/7/close", `{"code":4000}`); code != http.StatusConflict {
 		t.Fatalf("close of an unknown shard: %d", code)
 	}

@@ -103,38 +103,41 @@ func (s *Server) RequestHeartbeat(shard int) error { return s.Send(shard, OpHear
 // Reconnect sends op 7: the client should reconnect and resume.
 func (s *Server) Reconnect(shard int) error { return s.Send(shard, OpReconnect, nil) }
 
-// InvalidSession sends op 9 with d = resumable. When not resumable the
-// session ends, so a later RESUME of it gets op 9 false too.
+// InvalidSession sends op 9 with d = resumable. Either way the connection
+// is no longer authenticated, so the client may RESUME or IDENTIFY on it.
+// When not resumable the session ends, so a later RESUME of it gets op 9
+// false too.
 func (s *Server) InvalidSession(shard int, resumable bool) error {
-	if !resumable {
-		s.mu.Lock()
-		sessions, err := s.targetsLocked(shard)
-		if err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		var conns []*conn
-		for _, sess := range sessions {
-			sess.end()
-			if sess.conn != nil {
-				conns = append(conns, sess.conn)
-				// The connection may identify again.
-				sess.conn.identified, sess.conn.sess = false, nil
-				sess.conn = nil
-			}
-		}
-		s.notifyLocked()
+	s.mu.Lock()
+	sessions, err := s.targetsLocked(shard)
+	if err != nil {
 		s.mu.Unlock()
-		for _, c := range conns {
-			_ = s.sendOp(c, OpInvalidSession, false)
-		}
-		return nil
+		return err
 	}
-	return s.Send(shard, OpInvalidSession, true)
+	var conns []*conn
+	for _, sess := range sessions {
+		if !resumable {
+			sess.end()
+		}
+		if sess.conn != nil {
+			conns = append(conns, sess.conn)
+			sess.conn.identified, sess.conn.sess = false, nil
+			sess.conn = nil
+		}
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	if len(conns) == 0 && resumable {
+		return fmt.Errorf("%w (shard %d)", ErrNotConnected, shard)
+	}
+	for _, c := range conns {
+		_ = s.sendOp(c, OpInvalidSession, resumable)
+	}
+	return nil
 }
 
 // CloseShard closes shard's connection with code and reason. The session
-// stays resumable except for 4007 and 4009.
+// stays resumable except after 4004, 4007, 4009 and 4010-4014.
 func (s *Server) CloseShard(shard, code int, reason string) error {
 	return s.each(shard, func(c *conn) error {
 		c.enqueue(outMsg{kind: outClose, code: code, reason: reason})

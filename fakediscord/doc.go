@@ -1,8 +1,9 @@
 // Package fakediscord is a fake of the parts of Discord a gateway talks to:
-// GET /api/v10/gateway/bot and the gateway websocket. It is strict where
-// Discord is strict, records everything, and can be driven from tests (Go
-// methods) or from scripts (ControlHandler, the fakediscord binary). It
-// shares no code with the gateway: its ETF and compression are its own.
+// GET /api/v10/gateway/bot, GET /api/v10/gateway and the gateway
+// websocket. It is strict where Discord is strict, records everything, and
+// can be driven from tests (Go methods) or from scripts (ControlHandler,
+// the fakediscord binary). It shares no code with the gateway: its ETF and
+// compression are its own.
 //
 // # Starting
 //
@@ -20,21 +21,31 @@
 //
 // # What it enforces
 //
-// URL: v=10 (else close 4012), encoding=json|etf and compress empty,
-// zlib-stream or zstd-stream (else 4000). IDENTIFY: token (4004),
-// shard [id,total] with 0 <= id < total (4010), intents known (4013),
-// privileged intents only if in Options.PrivilegedIntents (4014), one
-// IDENTIFY per bucket (shard_id % MaxConcurrency) per IdentifyInterval and
-// session_start_limit.remaining > 0 (else op 9 false and a violation).
-// RESUME: unknown/ended session or a seq it cannot replay from gets op 9
-// false. Undecodable payloads, ETF with atom keys or payloads over 4096
-// bytes: 4002. Unknown op: 4001. Ops 3/4/8 before IDENTIFY: 4003. A second
-// IDENTIFY: 4005. More than SendLimit messages per SendWindow: 4008. No
-// heartbeat for ZombieTimeout: 4009. Each broken rule is also a Violation.
+// URL: v=9, v=10 or none (else close 4012), encoding=json|etf (none means
+// json) and compress empty, zlib-stream or zstd-stream (else 4000).
+// IDENTIFY: token bare or "Bot <token>" (4004), shard [id,total] with
+// 0 <= id < total (4010), intents known (4013), privileged intents only if
+// in Options.PrivilegedIntents (4014), large_threshold 50..250 and compress
+// a boolean (4002), one IDENTIFY per bucket (shard_id % MaxConcurrency) per
+// IdentifyInterval and session_start_limit.remaining > 0 (else op 9 false
+// and a violation). RESUME: unknown/ended session, a seq that is not a
+// number or older than the replay buffer gets op 9 false; a seq beyond the
+// last one sent closes 4007 and ends the session. Undecodable payloads,
+// ETF with atom keys or payloads over 4096 bytes: 4002. Ops 3, 4 and 8
+// with a shape Discord does not document: 4002; op 8 for the whole member
+// list without GUILD_MEMBERS: 4013. Unknown op: 4001. Ops 3/4/8 before
+// IDENTIFY: 4003. A second IDENTIFY: 4005. More than SendLimit messages
+// per SendWindow: 4008. No heartbeat for ZombieTimeout: 4009. Each broken
+// rule is also a Violation. A close with 4004, 4007, 4009 or 4010-4014
+// ends the session; other closes leave it resumable. Op 9 (either d)
+// leaves the socket unauthenticated, so RESUME or IDENTIFY may follow on it.
 //
 // What it sends: HELLO, op 11 for each op 1, READY (v, user, guilds as
-// unavailable, session_id, resume_gateway_url, shard, application) then a
-// GUILD_CREATE per guild, RESUMED after a replay. ETF is what Discord's
+// unavailable, session_id, resume_gateway_url, shard when IDENTIFY sent
+// one, application) then a GUILD_CREATE per guild, GUILD_MEMBERS_CHUNKs
+// for op 8, RESUMED after a replay. IDENTIFY compress: true without
+// transport compression makes every later message a binary frame holding
+// one complete zlib stream (payload compression). ETF is what Discord's
 // Erlang sends (atom keys, atom t, nil/true/false atoms, binaries for
 // strings, SMALL_BIG_EXT for large integers, STRING_EXT for lists of small
 // integers like shard); it is checked byte for byte against erl. Snowflake
@@ -92,8 +103,9 @@
 //
 // SampleMessageCreate, SampleTypingStart, SamplePresenceUpdate,
 // SampleGuildMemberUpdate, SampleMessageReactionAdd, SampleGuildCreate,
-// SampleUser and SampleMember return d values shaped like Discord's
-// documented objects, for benchmarks elsewhere too. EncodePayload,
+// GuildMember, SampleUser and SampleMember return d values shaped like
+// Discord's documented objects (every field Discord always sends, optional
+// ones absent rather than null), for benchmarks elsewhere too. EncodePayload,
 // DecodePayload, MarshalETF, MarshalETFClient and UnmarshalETF are exported
 // for tests that need to build or read payloads independently of the
 // gateway's codec.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -33,10 +34,15 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(1 << 20) // larger than 4096 so oversize closes with 4002
 	q := r.URL.Query()
+	enc := Encoding(q.Get("encoding"))
+	if !q.Has("encoding") {
+		enc = EncodingJSON // Discord's default
+	}
 	c := &conn{
 		s:        s,
 		ws:       ws,
-		enc:      Encoding(q.Get("encoding")),
+		version:  gatewayVersion(q),
+		enc:      enc,
 		compress: Compression(q.Get("compress")),
 		url:      r.URL.RequestURI(),
 		shard:    -1,
@@ -47,7 +53,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	s.register(c, strings.TrimSuffix(r.URL.Path, "/"))
 	go c.writeLoop()
 
-	if code, why := checkGatewayQuery(q.Get("v"), c.enc, c.compress); code != 0 {
+	if code, why := checkGatewayQuery(c.version, c.enc, c.compress); code != 0 {
 		s.violation(c, ViolationBadURL, code, why)
 		c.enqueue(outMsg{kind: outClose, code: code, reason: why})
 	} else {
@@ -59,9 +65,18 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	c.readLoop()
 }
 
+// gatewayVersion is the v of the URL; without one Discord serves the
+// current version.
+func gatewayVersion(q url.Values) string {
+	if !q.Has("v") {
+		return "10"
+	}
+	return q.Get("v")
+}
+
 func checkGatewayQuery(v string, enc Encoding, comp Compression) (int, string) {
 	switch {
-	case v != "10":
+	case v != "10" && v != "9":
 		return 4012, "Invalid API version."
 	case enc != EncodingJSON && enc != EncodingETF:
 		return 4000, fmt.Sprintf("Unknown encoding %q: use json or etf.", string(enc))
@@ -130,7 +145,9 @@ func (c *conn) handle(data []byte) {
 	case OpPresenceUpdate, OpVoiceState, OpRequestMembers, OpSoundboard, OpChannelInfo:
 		if !c.s.isIdentified(c) {
 			c.fail(ViolationNotAuthenticated, 4003, "Not authenticated.", fmt.Sprintf("op %d before IDENTIFY", op))
+			return
 		}
+		c.command(op, p["d"])
 	default:
 		c.fail(ViolationUnknownOp, 4001, "Unknown opcode.", fmt.Sprintf("op %d", op))
 	}

@@ -2,6 +2,8 @@ package fakediscord
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -43,11 +45,24 @@ func (s *Server) identify(c *conn, now time.Time, p map[string]any) {
 		refuse(ViolationDecode, 4002, "Error while decoding payload.", "IDENTIFY without properties")
 		return
 	}
-	if tok, _ := d["token"].(string); tok != s.opts.Token {
+	if tok, _ := d["token"].(string); !s.tokenOK(tok) {
 		refuse(ViolationAuthFailed, 4004, "Authentication failed.", "wrong token")
 		return
 	}
+	if lt, present := d["large_threshold"]; present && lt != nil {
+		if n, ok := asInt64(lt); !ok || n < 50 || n > 250 {
+			refuse(ViolationInvalidPayload, 4002, "Error while decoding payload.", fmt.Sprintf("large_threshold %v not an integer in 50..250", lt))
+			return
+		}
+	}
+	compress, present := d["compress"].(bool)
+	if _, there := d["compress"]; there && d["compress"] != nil && !present {
+		refuse(ViolationInvalidPayload, 4002, "Error while decoding payload.", fmt.Sprintf("compress %v not a boolean", d["compress"]))
+		return
+	}
+	shardGiven := false
 	if raw, present := d["shard"]; present && raw != nil {
+		shardGiven = true
 		l, _ := raw.([]any)
 		var sid, total int64
 		ok := len(l) == 2
@@ -107,13 +122,13 @@ func (s *Server) identify(c *conn, now time.Time, p map[string]any) {
 	for i, g := range guilds {
 		unavailable[i] = map[string]any{"id": g, "unavailable": true}
 	}
+	version, _ := strconv.Atoi(c.version)
 	ready := map[string]any{
-		"v":                       10,
+		"v":                       version,
 		"user":                    SampleUser(Snowflake(s.opts.BotID), "fakebot", true),
 		"guilds":                  unavailable,
 		"session_id":              sess.id,
 		"resume_gateway_url":      s.ResumeURL(),
-		"shard":                   []any{sess.shard, sess.shardTotal},
 		"application":             map[string]any{"id": Snowflake(s.opts.BotID), "flags": 0},
 		"private_channels":        []any{},
 		"presences":               []any{},
@@ -124,13 +139,25 @@ func (s *Server) identify(c *conn, now time.Time, p map[string]any) {
 		"user_settings":           map[string]any{},
 		"_trace":                  []any{`["gateway-fake",{"micros":0.0}]`},
 	}
+	if shardGiven { // Discord echoes shard only when IDENTIFY sent one
+		ready["shard"] = []any{sess.shard, sess.shardTotal}
+	}
+	// Payload compression applies from READY on; transport compression
+	// takes precedence.
+	c.zlibPayloads.Store(compress && c.compress == CompressNone)
 	if _, err := s.dispatchLocked(sess, "READY", ready, true); err == nil {
 		for _, g := range guilds {
-			_, _ = s.dispatchLocked(sess, "GUILD_CREATE", SampleGuildCreate(g, 5), true)
+			_, _ = s.dispatchLocked(sess, "GUILD_CREATE", SampleGuildCreate(g, guildMemberCount), true)
 		}
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
+}
+
+// tokenOK accepts the token bare or as "Bot <token>", as Discord does in
+// IDENTIFY and RESUME.
+func (s *Server) tokenOK(tok string) bool {
+	return strings.TrimPrefix(tok, "Bot ") == s.opts.Token
 }
 
 func (s *Server) addIdentify(id Identify) {
@@ -159,7 +186,7 @@ func (s *Server) resume(c *conn, now time.Time, p map[string]any) {
 		c.fail(ViolationAlreadyAuthed, 4005, "Already authenticated.", "RESUME on an identified connection")
 		return
 	}
-	if tok, _ := d["token"].(string); tok != s.opts.Token {
+	if tok, _ := d["token"].(string); !s.tokenOK(tok) {
 		s.mu.Unlock()
 		c.fail(ViolationAuthFailed, 4004, "Authentication failed.", "wrong token in RESUME")
 		return
@@ -168,8 +195,18 @@ func (s *Server) resume(c *conn, now time.Time, p map[string]any) {
 	switch {
 	case sess == nil || sess.invalid:
 		rs.Refusal = "unknown or ended session"
-	case !seqOK || seq < 0 || seq > sess.seq:
-		rs.Refusal = fmt.Sprintf("seq %v not in session (last %d)", d["seq"], sess.seq)
+	case !seqOK || seq < 0:
+		rs.Refusal = fmt.Sprintf("seq %v is not a sequence number", d["seq"])
+	case seq > sess.seq:
+		// Discord closes with 4007 and the session is gone.
+		rs.Refusal = fmt.Sprintf("seq %d beyond the last sent (%d)", seq, sess.seq)
+		rs.Shard = sess.shard
+		sess.end()
+		s.rec.resumes = appendCapped(s.rec.resumes, rs, s.opts.RecordLimit)
+		s.notifyLocked()
+		s.mu.Unlock()
+		c.fail(ViolationInvalidSeq, 4007, "Invalid seq.", rs.Refusal)
+		return
 	case len(sess.events) > 0 && seq < sess.events[0].seq-1:
 		rs.Refusal = fmt.Sprintf("seq %d too old (oldest kept %d)", seq, sess.events[0].seq)
 	}

@@ -84,7 +84,7 @@ func (v *loadVariants) build() {
 
 // Load sends a realistic mix of dispatches until the count or duration is
 // reached, ctx ends or the server closes.
-func (s *Server) Load(ctx context.Context, o LoadOptions) (LoadReport, error) {
+func (s *Server) Load(ctx context.Context, o LoadOptions) (rep LoadReport, err error) {
 	if o.Duration <= 0 && o.Count <= 0 {
 		return LoadReport{}, errors.New("fakediscord: load needs a duration or a count")
 	}
@@ -108,8 +108,9 @@ func (s *Server) Load(ctx context.Context, o LoadOptions) (LoadReport, error) {
 		defer c2()
 	}
 
-	rep := LoadReport{ByEvent: map[string]int64{}, BytesByEvent: map[string]int64{}}
+	rep = LoadReport{ByEvent: map[string]int64{}, BytesByEvent: map[string]int64{}}
 	start := time.Now()
+	// rep is the named result, so the deferred update reaches the caller.
 	defer func() {
 		rep.Elapsed = time.Since(start)
 		if rep.Elapsed > 0 {
@@ -140,13 +141,13 @@ func (s *Server) Load(ctx context.Context, o LoadOptions) (LoadReport, error) {
 		}
 		shard := shards[i%len(shards)]
 		t, d := pickLoadEvent(i, o.GuildCreateEvery)
-		n, queued, err := s.dispatchLoad(shard, t, d, o.Record)
-		if err != nil {
-			if errors.Is(err, ErrNoSession) {
+		n, queued, derr := s.dispatchLoad(shard, t, d, o.Record)
+		if derr != nil {
+			if errors.Is(derr, ErrNoSession) {
 				rep.Skipped++
 				continue
 			}
-			return rep, fmt.Errorf("fakediscord: load: %w", err)
+			return rep, fmt.Errorf("fakediscord: load: %w", derr)
 		}
 		rep.Sent++
 		rep.Bytes += int64(n)

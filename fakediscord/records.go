@@ -89,6 +89,8 @@ const (
 	ViolationInvalidIntents   = "invalid_intents"
 	ViolationDisallowed       = "disallowed_intents"
 	ViolationBadURL           = "bad_gateway_url"
+	ViolationInvalidSeq       = "invalid_seq"
+	ViolationInvalidPayload   = "invalid_payload"
 )
 
 // Violation is a broken rule, with the close code it caused (0 when the

@@ -3,6 +3,7 @@ package fakediscord
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -28,11 +29,15 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) restAnswer(r *http.Request, authorized bool) (int, any) {
-	if r.URL.Path != "/api/v10/gateway/bot" {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	if path != "/api/v10/gateway/bot" && path != "/api/v10/gateway" && path != "/api/v9/gateway/bot" && path != "/api/v9/gateway" {
 		return http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0}
 	}
 	if r.Method != http.MethodGet {
 		return http.StatusMethodNotAllowed, map[string]any{"message": "405: Method Not Allowed", "code": 0}
+	}
+	if strings.HasSuffix(path, "/gateway") { // no authorization needed
+		return http.StatusOK, map[string]any{"url": s.GatewayURL()}
 	}
 	if !authorized {
 		return http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0}

@@ -83,31 +83,29 @@ func SampleMember(userID Snowflake, withUser bool) map[string]any {
 func SampleMessageCreate() map[string]any {
 	author := NewSnowflake()
 	return map[string]any{
-		"id":                NewSnowflake(),
-		"type":              0,
-		"channel_id":        NewSnowflake(),
-		"guild_id":          NewSnowflake(),
-		"author":            SampleUser(author, fmt.Sprintf("user%d", uint64(author)%100000), false),
-		"member":            SampleMember(author, false),
-		"content":           "Has anyone tried the new build yet? The gateway reconnects look much smoother since the last deploy, and the shard dashboard finally shows sane latencies.",
-		"timestamp":         timestamp(),
-		"edited_timestamp":  nil,
-		"tts":               false,
-		"mention_everyone":  false,
-		"mentions":          []any{SampleUser(NewSnowflake(), "mentioned", false)},
-		"mention_roles":     []any{},
-		"mention_channels":  []any{},
-		"attachments":       []any{},
-		"embeds":            []any{},
-		"reactions":         []any{},
-		"components":        []any{},
-		"sticker_items":     []any{},
-		"pinned":            false,
-		"nonce":             fmt.Sprint(uint64(NewSnowflake())),
-		"flags":             0,
-		"channel_type":      0,
-		"webhook_id":        nil,
-		"message_reference": nil,
+		"id":               NewSnowflake(),
+		"type":             0,
+		"channel_id":       NewSnowflake(),
+		"guild_id":         NewSnowflake(),
+		"author":           SampleUser(author, fmt.Sprintf("user%d", uint64(author)%100000), false),
+		"member":           SampleMember(author, false),
+		"content":          "Has anyone tried the new build yet? The gateway reconnects look much smoother since the last deploy, and the shard dashboard finally shows sane latencies.",
+		"timestamp":        timestamp(),
+		"edited_timestamp": nil,
+		"tts":              false,
+		"mention_everyone": false,
+		"mentions":         []any{SampleUser(NewSnowflake(), "mentioned", false)},
+		"mention_roles":    []any{},
+		"mention_channels": []any{},
+		"attachments":      []any{},
+		"embeds":           []any{},
+		"reactions":        []any{},
+		"components":       []any{},
+		"sticker_items":    []any{},
+		"pinned":           false,
+		"nonce":            fmt.Sprint(uint64(NewSnowflake())),
+		"flags":            0,
+		"channel_type":     0,
 	}
 }
 
@@ -172,12 +170,57 @@ func SampleMessageReactionAdd() map[string]any {
 	}
 }
 
-// SampleGuildCreate is a GUILD_CREATE d for guild id with members members,
-// channels and roles; about 60 KB of JSON with members = 120.
+// guildMemberCount is how many members each guild of a shard has (the
+// GUILD_CREATE after READY and the op 8 answers agree on them).
+const guildMemberCount = 5
+
+var memberNames = []string{"ada", "bram", "chloe", "dmitri", "elena", "farid", "grace", "hiro", "ines", "jonas"}
+
+// GuildMember is member i of guild: the same user id, name and roles every
+// time, so GUILD_CREATE and GUILD_MEMBERS_CHUNK agree.
+func GuildMember(guild Snowflake, i int) map[string]any {
+	id := Snowflake(uint64(guild) + 1 + uint64(i))
+	m := SampleMember(id, false)
+	name := fmt.Sprintf("%s%d", memberNames[i%len(memberNames)], i)
+	m["user"] = SampleUser(id, name, false)
+	m["roles"] = []any{}
+	if i%4 == 0 {
+		m["roles"] = []any{guildRoleID(guild, 1)}
+	}
+	return m
+}
+
+// memberIndex is the i of GuildMember(guild, i) with user id, or -1.
+func memberIndex(guild, id Snowflake) int {
+	if id <= guild || uint64(id-guild-1) >= guildMemberCount {
+		return -1
+	}
+	return int(id - guild - 1)
+}
+
+func guildRoleID(guild Snowflake, k int) Snowflake {
+	if k == 0 {
+		return guild // @everyone has the guild's id
+	}
+	return Snowflake(uint64(guild) + 1<<20 + uint64(k))
+}
+
+func sampleRole(guild Snowflake, k int, name string, color int, perms string) map[string]any {
+	return map[string]any{
+		"id": guildRoleID(guild, k), "name": name, "color": color,
+		"colors": map[string]any{"primary_color": color, "secondary_color": nil, "tertiary_color": nil},
+		"hoist":  k > 0, "icon": nil, "unicode_emoji": nil, "position": k, "permissions": perms,
+		"managed": false, "mentionable": k > 0, "flags": 0,
+	}
+}
+
+// SampleGuildCreate is a GUILD_CREATE d for guild id with members members
+// (GuildMember 0..members-1), channels and roles; about 60 KB of JSON with
+// members = 120.
 func SampleGuildCreate(id Snowflake, members int) map[string]any {
 	ms := make([]any, members)
 	for i := range ms {
-		ms[i] = SampleMember(NewSnowflake(), true)
+		ms[i] = GuildMember(id, i)
 	}
 	nch := max(members/4, 2)
 	channels := make([]any, nch)
@@ -185,19 +228,25 @@ func SampleGuildCreate(id Snowflake, members int) map[string]any {
 		channels[i] = map[string]any{
 			"id": NewSnowflake(), "type": 0, "name": fmt.Sprintf("channel-%d", i), "position": i,
 			"parent_id": nil, "topic": "Talk about anything here", "nsfw": false, "rate_limit_per_user": 0,
-			"last_message_id": NewSnowflake(), "permission_overwrites": []any{},
+			"last_message_id": NewSnowflake(), "permission_overwrites": []any{}, "flags": 0,
 		}
 	}
-	roles := []any{map[string]any{
-		"id": id, "name": "@everyone", "color": 0, "hoist": false, "position": 0,
-		"permissions": "2248473465835073", "managed": false, "mentionable": false, "flags": 0,
-	}}
+	chID := func(i int) any { return channels[i].(map[string]any)["id"] }
+	roles := []any{
+		sampleRole(id, 0, "@everyone", 0, "2248473465835073"),
+		sampleRole(id, 1, "Moderators", 3447003, "1099511627775"),
+	}
 	return map[string]any{
 		"id":                            id,
 		"name":                          fmt.Sprintf("Guild %d", uint64(id)%100000),
-		"icon":                          nil,
+		"icon":                          "8342729096ea3675442027381ff50dfe",
+		"splash":                        nil,
+		"discovery_splash":              nil,
 		"owner_id":                      NewSnowflake(),
+		"afk_channel_id":                nil,
 		"afk_timeout":                   300,
+		"widget_enabled":                false,
+		"widget_channel_id":             nil,
 		"verification_level":            1,
 		"default_message_notifications": 1,
 		"explicit_content_filter":       2,
@@ -205,11 +254,25 @@ func SampleGuildCreate(id Snowflake, members int) map[string]any {
 		"emojis":                        []any{},
 		"features":                      []any{"COMMUNITY", "NEWS"},
 		"mfa_level":                     0,
-		"system_channel_id":             nil,
+		"application_id":                nil,
+		"system_channel_id":             chID(0),
+		"system_channel_flags":          0,
+		"rules_channel_id":              chID(0),
+		"max_members":                   500000,
+		"vanity_url_code":               nil,
+		"description":                   "A place to talk about the gateway",
+		"banner":                        nil,
 		"premium_tier":                  0,
+		"premium_subscription_count":    0,
 		"preferred_locale":              "en-US",
+		"public_updates_channel_id":     chID(1),
+		"max_video_channel_users":       25,
+		"max_stage_video_channel_users": 50,
 		"nsfw_level":                    0,
 		"stickers":                      []any{},
+		"premium_progress_bar_enabled":  false,
+		"safety_alerts_channel_id":      nil,
+		"incidents_data":                nil,
 		"joined_at":                     "2021-03-14T15:09:26.535000+00:00",
 		"large":                         members >= 250,
 		"unavailable":                   false,

@@ -68,11 +68,22 @@ func (s *Server) markClosed(c *conn, code int, by string) {
 		switch {
 		case by == "client" && (code == 1000 || code == 1001):
 			sess.end() // a clean close ends the session
-		case by == "server" && (code == 4007 || code == 4009):
-			sess.end() // invalid seq / session timed out
+		case by == "server" && endsSession(code):
+			sess.end()
 		}
 	}
 	s.notifyLocked()
+}
+
+// endsSession reports the close codes after which Discord does not let
+// the session resume: invalid seq and session timed out (reconnect with a
+// new IDENTIFY), and the fatal ones a client must not reconnect after.
+func endsSession(code int) bool {
+	switch code {
+	case 4004, 4007, 4009, 4010, 4011, 4012, 4013, 4014:
+		return true
+	}
+	return false
 }
 
 func (s *Server) violation(c *conn, kind string, code int, detail string) {
