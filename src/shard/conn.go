@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,11 +101,8 @@ func (s *Shard) connect(ctx context.Context, resume bool) connResult {
 		return connResult{action: Reidentify, err: err}
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeouts.Open)
-	ws, resp, err := s.cfg.Dialer.DialContext(dialCtx, u, nil)
+	ws, err := dial(dialCtx, s.cfg.Dialer, u)
 	cancel()
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close() // the handshake response; the websocket is ws
-	}
 	if err != nil {
 		return connResult{action: Resume, err: fmt.Errorf("dial %s: %w", u, err)}
 	}
@@ -127,6 +125,57 @@ func (s *Shard) connect(ctx context.Context, resume bool) connResult {
 	}
 	c.acked.Store(true)
 	return c.run(ctx, resume)
+}
+
+// dial opens the websocket. The library honours ctx while connecting but
+// reads the handshake answer under a plain deadline, so a server that
+// accepts and never answers would hold shutdown for the whole open timeout:
+// here the socket is closed the moment ctx ends, until the dial returns.
+func dial(ctx context.Context, base *websocket.Dialer, u string) (*websocket.Conn, error) {
+	d := *base // a copy per dial: shards share the configured one
+	next := base.NetDialContext
+	if next == nil {
+		if base.NetDial != nil {
+			next = func(_ context.Context, network, addr string) (net.Conn, error) { return base.NetDial(network, addr) }
+		} else {
+			next = (&net.Dialer{}).DialContext
+		}
+	}
+	var (
+		mu       sync.Mutex
+		stopWait []func() bool
+	)
+	d.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := next(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		stopWait = append(stopWait, context.AfterFunc(ctx, func() { _ = nc.Close() }))
+		mu.Unlock()
+		return nc, nil
+	}
+	ws, resp, err := d.DialContext(ctx, u, nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close() // the handshake response; the websocket is ws
+	}
+	mu.Lock()
+	closed := false
+	for _, stop := range stopWait {
+		closed = !stop() || closed
+	}
+	mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	if closed { // ctx ended just as the handshake completed
+		_ = ws.Close()
+		return nil, ctx.Err()
+	}
+	return ws, nil
 }
 
 func (c *connection) run(parent context.Context, resume bool) connResult {
