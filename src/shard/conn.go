@@ -17,9 +17,21 @@ import (
 	"github.com/cordis-gateway/cordis/src/inflate"
 )
 
-// maxMessageSize bounds one websocket message; a larger one is a broken or
-// hostile peer, not Discord.
-const maxMessageSize = 512 << 20
+// maxFrame bounds the bytes kept of one websocket message: the payload
+// bound itself (a compressed message is much smaller than its payload). The
+// bytes of a larger message are read and discarded, never buffered; an
+// uncompressed one is dropped like a payload over the bound, a compressed
+// one ends the connection (its stream cannot be decoded without it).
+const maxFrame = inflate.MaxPayload
+
+// maxMessageSize is the websocket library's own limit, a backstop far past
+// maxFrame: what lies between is streamed to nothing, so it costs time, not
+// memory.
+const maxMessageSize = 1 << 30
+
+// retainBuffer is the largest message buffer kept between messages: one
+// grown by a rare large message is released at the next read.
+const retainBuffer = 4 << 20
 
 // closeCode is what we close with: anything but 1000/1001 keeps the session
 // resumable (DESIGN.md §4, §7).
@@ -267,17 +279,36 @@ func (c *connection) awaitHello() (time.Duration, error) {
 }
 
 // readPayload reads websocket messages until the decompressor has a whole
-// payload. The result is valid until the next call.
+// payload. The result is valid until the next call. A payload over the
+// bounds is dropped (counted and logged) and reading goes on: Discord would
+// replay it on a resume, so ending the connection could never get past it.
 func (c *connection) readPayload() ([]byte, error) {
 	for {
+		if cap(c.buf) > retainBuffer {
+			c.buf = nil // grown by a large message: give it back
+		}
 		_, r, err := c.ws.NextReader()
 		if err != nil {
 			return nil, err
 		}
-		if c.buf, err = readInto(c.buf[:0], r); err != nil {
+		var size int64
+		c.buf, size, err = readInto(c.buf[:0], r, maxFrame)
+		if err != nil {
 			return nil, fmt.Errorf("read message: %w", err)
 		}
+		if size > maxFrame {
+			if c.s.cfg.Compress != inflate.None {
+				return nil, fmt.Errorf("read message: compressed message of %d bytes is over the %d MiB bound", size, maxFrame>>20)
+			}
+			c.s.payloadDropped(dropFrameTooLarge, size, maxFrame)
+			continue
+		}
 		payload, complete, err := c.dec.Push(c.buf)
+		var tl *inflate.TooLargeError
+		if errors.As(err, &tl) {
+			c.s.payloadDropped(dropInflatedTooLarge, tl.Size, tl.Limit)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("decompress: %w", err)
 		}
@@ -287,25 +318,29 @@ func (c *connection) readPayload() ([]byte, error) {
 	}
 }
 
-// readInto appends all of r to buf, growing it only when a message is
-// bigger than any before it.
-func readInto(buf []byte, r io.Reader) ([]byte, error) {
+// readInto appends r to buf, growing it only when a message is bigger than
+// any before it, and returns the message's size. Past limit bytes it keeps
+// reading but discards, so a huge message costs no memory; the caller
+// sees size > limit and must drop it.
+func readInto(buf []byte, r io.Reader, limit int) ([]byte, int64, error) {
 	if cap(buf) == 0 {
 		buf = make([]byte, 0, 8<<10)
 	}
-	for {
+	for len(buf) <= limit {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, nil
+			return buf, int64(len(buf)), nil
 		}
 		if err != nil {
-			return buf, err
+			return buf, int64(len(buf)), err
 		}
 	}
+	extra, err := io.Copy(io.Discard, r)
+	return buf[:0], int64(len(buf)) + extra, err
 }
 
 func (c *connection) readLoop() error {
