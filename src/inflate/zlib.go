@@ -94,6 +94,7 @@ func (z *zlibStream) Push(msg []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	if size > int64(z.max) {
+		z.shrink() // no payload to hand out: let the grown buffer go now
 		return nil, false, &TooLargeError{Mode: ZlibStream, Size: size, Limit: z.max}
 	}
 	return payload, true, nil
@@ -153,6 +154,11 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 	return z.out[start:z.end:z.end], size, nil
 }
 
+// maxOut is the most output buffer a payload may need: the bound, the
+// window before it and room for one Read. Growth stops there, so a bomb
+// costs one bound's worth of buffer, not twice that.
+func (z *zlibStream) maxOut() int { return z.max + windowSize + 2*readRoom }
+
 // shrink replaces an output buffer grown by a large payload with a fresh
 // small one holding the last window (the history flate may refer to).
 func (z *zlibStream) shrink() {
@@ -171,10 +177,14 @@ func (z *zlibStream) makeRoom(start int) int {
 	}
 	keep := min(start, max(0, z.end-windowSize))
 	live := z.end - keep
-	if cap(z.out) >= 2*(live+readRoom) {
+	want := 2 * (live + readRoom)
+	if want > z.maxOut()/2 {
+		want = z.maxOut() // the last step: straight to the most a payload needs
+	}
+	if cap(z.out) >= want {
 		copy(z.out[:cap(z.out)], z.out[keep:z.end])
 	} else {
-		grown := make([]byte, max(outInitial, 2*(live+readRoom)))
+		grown := make([]byte, max(outInitial, want))
 		copy(grown, z.out[keep:z.end])
 		z.out = grown
 	}

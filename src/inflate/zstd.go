@@ -62,6 +62,7 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 		return nil, false, z.err
 	}
 	if z.size > int64(z.max) {
+		z.out = nil // no payload to hand out: let the grown buffer go now
 		return nil, false, &TooLargeError{Mode: ZstdStream, Size: z.size, Limit: z.max}
 	}
 	return z.out, true, nil
@@ -130,6 +131,13 @@ func (s outSink) Write(p []byte) (int, error) {
 	if z.size > int64(z.max) {
 		z.out = z.out[:0]
 		return len(p), nil
+	}
+	if need := len(z.out) + len(p); need > cap(z.out) {
+		// Double, but never past the bound: append's gentler growth of
+		// large slices would allocate several times the bound on the way.
+		grown := make([]byte, len(z.out), min(max(2*cap(z.out), need, 64<<10), z.max))
+		copy(grown, z.out)
+		z.out = grown
 	}
 	z.out = append(z.out, p...)
 	return len(p), nil
