@@ -93,12 +93,12 @@ func TestReadIntoKeepsAtMostTheLimit(t *testing.T) {
 		buffer int // most capacity allowed after the read
 	}{
 		{"under", 1000, true, 8 << 10},
-		{"exactly the limit", 64 << 10, true, 128 << 10},
-		{"one over", 64<<10 + 1, false, 128 << 10},
-		{"far over", 64 << 20, false, 128 << 10},
+		{"exactly the limit", 64 << 10, true, 64<<10 + 1},
+		{"one over", 64<<10 + 1, false, 64<<10 + 1},
+		{"far over", 64 << 20, false, 64<<10 + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			buf, size, err := readInto(nil, bytes.NewReader(make([]byte, tc.size)), 64<<10)
+			buf, size, err := readInto(nil, bytes.NewReader(make([]byte, tc.size)), 64<<10, nil)
 			require.NoError(t, err)
 			assert.Equal(t, int64(tc.size), size)
 			if tc.keep {

@@ -72,9 +72,13 @@ type connection struct {
 	guildsLeft  int // reader only
 
 	// Back-pressure accounting: the reader is inside Publish, and when a
-	// Publish last took longer than stallThreshold (unix nanos).
+	// Publish last took longer than stallThreshold (unix nanos). A long
+	// decompression, and a large message still arriving, count the same:
+	// the ACK is only queued behind them.
 	publishing atomic.Bool
+	decoding   atomic.Bool
 	stalledAt  atomic.Int64
+	progress   func() // noteProgress, made once
 
 	failOnce sync.Once
 	reason   error
@@ -87,8 +91,12 @@ const stallThreshold = 20 * time.Millisecond
 // stalledSince reports whether the reader was held up in Publish at any time
 // after t, so timers do not mistake back-pressure for a dead connection.
 func (c *connection) stalledSince(t time.Time) bool {
-	return c.publishing.Load() || c.stalledAt.Load() > t.UnixNano()
+	return c.publishing.Load() || c.decoding.Load() || c.stalledAt.Load() > t.UnixNano()
 }
+
+// noteProgress records that the reader is busy with a large message whose
+// bytes are still arriving: the peer is alive, its ACK just waits behind.
+func (c *connection) noteProgress() { c.stalledAt.Store(c.s.cfg.Clock.Now().UnixNano()) }
 
 // publish hands a dispatch to the publisher, noting back-pressure.
 func (c *connection) publish(f *codec.Frame, payload []byte) error {
@@ -135,6 +143,7 @@ func (s *Shard) connect(ctx context.Context, resume bool) connResult {
 		established: make(chan struct{}),
 		guildsDone:  make(chan struct{}),
 	}
+	c.progress = c.noteProgress
 	c.acked.Store(true)
 	return c.run(ctx, resume)
 }
@@ -292,7 +301,7 @@ func (c *connection) readPayload() ([]byte, error) {
 			return nil, err
 		}
 		var size int64
-		c.buf, size, err = readInto(c.buf[:0], r, maxFrame)
+		c.buf, size, err = readInto(c.buf[:0], r, maxFrame, c.progress)
 		if err != nil {
 			return nil, fmt.Errorf("read message: %w", err)
 		}
@@ -300,10 +309,11 @@ func (c *connection) readPayload() ([]byte, error) {
 			if c.s.cfg.Compress != inflate.None {
 				return nil, fmt.Errorf("read message: compressed message of %d bytes is over the %d MiB bound", size, maxFrame>>20)
 			}
+			c.buf = nil // grown to the bound for nothing: let it go now
 			c.s.payloadDropped(dropFrameTooLarge, size, maxFrame)
 			continue
 		}
-		payload, complete, err := c.dec.Push(c.buf)
+		payload, complete, err := c.decompress()
 		var tl *inflate.TooLargeError
 		if errors.As(err, &tl) {
 			c.s.payloadDropped(dropInflatedTooLarge, tl.Size, tl.Limit)
@@ -318,17 +328,39 @@ func (c *connection) readPayload() ([]byte, error) {
 	}
 }
 
+// decompress pushes the message read into the decompressor, counting a
+// long decompression (a bomb being discarded) as the reader held up.
+func (c *connection) decompress() ([]byte, bool, error) {
+	clk := c.s.cfg.Clock
+	start := clk.Now()
+	c.decoding.Store(true)
+	payload, complete, err := c.dec.Push(c.buf)
+	c.decoding.Store(false)
+	if end := clk.Now(); end.Sub(start) > stallThreshold {
+		c.stalledAt.Store(end.UnixNano())
+	}
+	return payload, complete, err
+}
+
+// largeMessage is where readInto starts reporting progress.
+const largeMessage = 1 << 20
+
 // readInto appends r to buf, growing it only when a message is bigger than
 // any before it, and returns the message's size. Past limit bytes it keeps
 // reading but discards, so a huge message costs no memory; the caller
-// sees size > limit and must drop it.
-func readInto(buf []byte, r io.Reader, limit int) ([]byte, int64, error) {
+// sees size > limit and must drop it. Past largeMessage bytes, progress
+// (if not nil) is called after every read.
+func readInto(buf []byte, r io.Reader, limit int, progress func()) ([]byte, int64, error) {
 	if cap(buf) == 0 {
 		buf = make([]byte, 0, 8<<10)
 	}
 	for len(buf) <= limit {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// Double up to the limit: append's gentler growth of large
+			// slices would allocate several times the limit on the way.
+			grown := make([]byte, len(buf), min(2*cap(buf), limit+1))
+			copy(grown, buf)
+			buf = grown
 		}
 		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
 		buf = buf[:len(buf)+n]
@@ -338,9 +370,31 @@ func readInto(buf []byte, r io.Reader, limit int) ([]byte, int64, error) {
 		if err != nil {
 			return buf, int64(len(buf)), err
 		}
+		if progress != nil && len(buf) > largeMessage {
+			progress()
+		}
 	}
-	extra, err := io.Copy(io.Discard, r)
+	extra, err := discard(r, progress)
 	return buf[:0], int64(len(buf)) + extra, err
+}
+
+// discard reads r to its end, reporting progress after every read.
+func discard(r io.Reader, progress func()) (int64, error) {
+	var scratch [32 << 10]byte
+	var n int64
+	for {
+		m, err := r.Read(scratch[:])
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if progress != nil {
+			progress()
+		}
+	}
 }
 
 func (c *connection) readLoop() error {

@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -89,6 +90,11 @@ func (s *Shard) payloadDropped(reason string, size int64, limit int) {
 		s.log.Warn("dropped a payload from Discord over the size bound; the connection goes on",
 			slog.String("reason", reason), slog.Int64("bytes", size), slog.Int("limit", limit),
 			slog.Int64("last_seq", s.seq.Load()), slog.Int("suppressed", n))
+		// The buffers it grew are already let go; hand their memory back to
+		// the OS now rather than whenever the scavenger gets to it. Throttled
+		// with the warning, so a flood of such payloads cannot make this a
+		// cost: at most once per dropWarnEvery per shard.
+		debug.FreeOSMemory()
 	}
 }
 
