@@ -45,7 +45,7 @@ var plainBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "cordis-gateway")
 	out, err := exec.Command("go", "build", "-o", bin, "../src/cmd/cordis-gateway").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("build: %v: %s", err, out)
+		return "", fmt.Errorf("build: %w: %s", err, out)
 	}
 	return bin, nil
 })
