@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,11 +39,14 @@ const hostileRSSReturn = 48 << 20
 // shadow memory multiplies RSS and is never handed back, so memory bounds
 // are measured on the binary users run.
 var plainBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "cordis-plain-")
-	if err != nil {
-		return "", err
+	dir := filepath.Dir(env.binary) // removed when the suite ends
+	if env.binary == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "cordis-plain-"); err != nil {
+			return "", err
+		}
 	}
-	bin := filepath.Join(dir, "cordis-gateway")
+	bin := filepath.Join(dir, "cordis-gateway-plain")
 	out, err := exec.Command("go", "build", "-o", bin, "../src/cmd/cordis-gateway").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build: %w: %s", err, out)
@@ -50,9 +54,11 @@ var plainBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// startPlain runs the plain binary like s.start runs the race one. The
-// integration tests run one at a time, so env.binary can be swapped.
-func (s *stack) startPlain(extra map[string]string) *gatewayProc {
+// startPlain runs the plain binary like s.start runs the race one and
+// returns its pid. The integration tests run one at a time, so env.binary
+// can be swapped. When the gateway does not run from that binary (it runs
+// as a container image), the test is skipped: /proc cannot see it.
+func (s *stack) startPlain(extra map[string]string) (*gatewayProc, int) {
 	s.t.Helper()
 	bin, err := plainBinary()
 	if err != nil {
@@ -60,8 +66,31 @@ func (s *stack) startPlain(extra map[string]string) *gatewayProc {
 	}
 	raceBin := env.binary
 	env.binary = bin
-	defer func() { env.binary = raceBin }()
-	return s.start(extra)
+	g := s.start(extra)
+	env.binary = raceBin
+	pid, ok := pidOf(bin)
+	if !ok {
+		s.t.Skip("the gateway does not run from the plain binary here (image mode?): no /proc readings")
+	}
+	return g, pid
+}
+
+// pidOf finds the one running process of the executable bin.
+func pidOf(bin string) (int, bool) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == bin {
+			return pid, true
+		}
+	}
+	return 0, false
 }
 
 // deepETFDispatch is an op 0 payload in ETF whose d nests depth lists.
@@ -116,13 +145,13 @@ func TestIssue8_HostileFramesLoseNothingElseAndKeepMemoryBounded(t *testing.T) {
 			s := newDiscord(t, fakediscord.Options{HeartbeatInterval: 10 * time.Second})
 			ev := eventName("ISSUE8_HOSTILE")
 			c := newConsumer(t, ev)
-			g := s.startPlain(map[string]string{"CORDIS_WS_ENCODING": tc.encoding, "CORDIS_WS_COMPRESS": tc.compress})
+			g, pid := s.startPlain(map[string]string{"CORDIS_WS_ENCODING": tc.encoding, "CORDIS_WS_COMPRESS": tc.compress})
 			s.waitSessions(0)
 			for range 10 {
 				s.dispatch(0, ev, fakediscord.SampleMessageCreate())
 			}
 			old := s.currentConn(0)
-			rss0, hwm0, err := procMemory(g.cmd.Process.Pid)
+			rss0, hwm0, err := procMemory(pid)
 			require.NoError(t, err)
 			t.Logf("gateway before: RSS %d MiB, peak %d MiB", rss0>>20, hwm0>>20)
 
@@ -136,7 +165,7 @@ func TestIssue8_HostileFramesLoseNothingElseAndKeepMemoryBounded(t *testing.T) {
 			if tc.sameConnection {
 				assert.Equal(t, old.ID, s.currentConn(0).ID, "the hostile frame must not end the connection (a resume would replay it)")
 			}
-			rss, hwm, err := procMemory(g.cmd.Process.Pid)
+			rss, hwm, err := procMemory(pid)
 			require.NoError(t, err)
 			t.Logf("gateway after: RSS %d MiB, peak %d MiB", rss>>20, hwm>>20)
 			assert.Less(t, hwm, int64(hostileRSSBound), "peak RSS %d MiB", hwm>>20)
