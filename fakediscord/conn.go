@@ -15,6 +15,7 @@ const (
 	outRaw                    // written as-is, bypassing compression
 	outClose                  // close frame, then close the socket
 	outDrop                   // close the socket without a close frame
+	outHostile                // bytes made by hostile from the compression context (hostile.go)
 )
 
 type outMsg struct {
@@ -25,6 +26,9 @@ type outMsg struct {
 	rec    *Dispatch // recorded once written, when set
 	count  bool      // count towards the shard's dispatch counters
 	shard  int
+	// hostile builds an outHostile message from the connection's
+	// compression context (nil when uncompressed).
+	hostile func(Compression, streamCompressor) ([]byte, error)
 }
 
 // conn is one gateway connection: the HTTP handler goroutine reads, one
@@ -126,8 +130,12 @@ func (c *conn) writeLoop() {
 			case outClose:
 				c.closeWith(m.code, m.reason)
 				return
-			case outRaw:
-				if err := c.write(m.data); err != nil {
+			case outRaw, outHostile:
+				data, err := m.data, error(nil)
+				if m.kind == outHostile {
+					data, err = m.hostile(c.compress, comp)
+				}
+				if err != nil || c.write(data) != nil {
 					c.finish(0, "drop")
 					return
 				}

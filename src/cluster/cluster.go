@@ -177,7 +177,8 @@ func (c *Cluster) send(s *shard.Shard, body []byte, op int) int {
 	if s.Send(body) {
 		return 1
 	}
-	c.warnDropped("command queue full; command dropped", slog.Int("shard_id", s.ID()), slog.Int("op", op))
+	// The shard counted the drop and warned (throttled, with the count held back).
+	c.log.Debug("command queue full; command dropped", slog.Int("shard_id", s.ID()), slog.Int("op", op))
 	return 0
 }
 

@@ -45,7 +45,8 @@ const defaultTimeout = 30 * time.Second
 
 // GetGatewayBot asks Discord for the gateway URL and limits. It retries on
 // network errors and 5xx (capped exponential backoff, 1 s to 30 s,
-// jittered) and on 429 (after the time Discord asks for) until ctx ends;
+// jittered) and on 429 (after the time Discord asks for, but at least 1 s
+// doubling per 429 up to 60 s) until ctx ends; warnings are throttled;
 // 401 gives ErrUnauthorized, any other status an error at once. Redirects
 // are not followed: that would be a second request. A nil client means one
 // with a 30 s timeout per attempt.
@@ -55,7 +56,8 @@ func GetGatewayBot(ctx context.Context, client *http.Client, base string, token 
 	shown := redactURL(endpoint)
 	c := noRedirects(client)
 
-	failures := 0
+	failures, limited := 0, 0
+	warn := throttle{clk: o.clock, interval: warnEvery}
 	for {
 		gb, err := fetch(ctx, c, endpoint, token, o.version)
 		if err == nil {
@@ -65,19 +67,50 @@ func GetGatewayBot(ctx context.Context, client *http.Client, base string, token 
 		if !errors.As(err, &r) {
 			return GatewayBot{}, fmt.Errorf("GET %s: %w", shown, err)
 		}
-		wait := r.after
-		if wait <= 0 {
+		var wait time.Duration
+		if r.limited {
+			wait = rateLimitDelay(limited, o.jitter(), r.after)
+			limited++
+		} else {
 			wait = retryDelay(failures, o.jitter())
 			failures++
 		}
-		if o.log != nil {
-			o.log.LogAttrs(ctx, slog.LevelWarn, "GET /gateway/bot failed, retrying",
-				slog.String("url", shown), slog.Any("error", r.err), slog.Duration("retry_in", wait))
+		if ok, suppressed := warn.allow(); ok && o.log != nil {
+			attrs := []slog.Attr{slog.String("url", shown), slog.Any("error", r.err), slog.Duration("retry_in", wait)}
+			if r.limited {
+				attrs = append(attrs, slog.Bool("global", r.global), slog.Duration("retry_after", r.after))
+			}
+			if suppressed > 0 {
+				attrs = append(attrs, slog.Int("suppressed", suppressed))
+			}
+			o.log.LogAttrs(ctx, slog.LevelWarn, "GET /gateway/bot failed, retrying", attrs...)
 		}
 		if err := clock.Sleep(ctx, o.clock, wait); err != nil {
 			return GatewayBot{}, fmt.Errorf("GET %s: %w (last failure: %w)", shown, err, r.err)
 		}
 	}
+}
+
+// throttle lets a warning through at most once per interval and counts
+// the ones it held back.
+type throttle struct {
+	clk        clock.Clock
+	interval   time.Duration
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now and how many warnings were held back
+// since the last one logged.
+func (t *throttle) allow() (bool, int) {
+	now := t.clk.Now()
+	if !t.last.IsZero() && now.Sub(t.last) < t.interval {
+		t.suppressed++
+		return false, 0
+	}
+	n := t.suppressed
+	t.last, t.suppressed = now, 0
+	return true, n
 }
 
 // fetch makes one attempt. Errors worth retrying are *retryable.
@@ -108,7 +141,8 @@ func fetch(ctx context.Context, client *http.Client, endpoint string, token conf
 	case code == http.StatusUnauthorized:
 		return GatewayBot{}, ErrUnauthorized
 	case code == http.StatusTooManyRequests:
-		return GatewayBot{}, &retryable{err: statusError(resp, body, token), after: retryAfter(resp.Header, body)}
+		after, global := retryAfter(resp.Header, body)
+		return GatewayBot{}, &retryable{err: statusError(resp, body, token), after: after, limited: true, global: global}
 	case code >= 500:
 		return GatewayBot{}, &retryable{err: statusError(resp, body, token)}
 	default:

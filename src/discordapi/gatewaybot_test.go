@@ -216,12 +216,12 @@ func TestRetries(t *testing.T) {
 		waits   []time.Duration // with jitter 0.5: 1.5 s, 3 s, 6 s, ...
 	}{
 		{"429 body retry_after wins over header", []reply{
-			{status: 429, header: map[string]string{"Retry-After": "3"}, body: `{"message":"You are being rate limited.","retry_after":2.5,"global":true}`},
+			{status: 429, header: map[string]string{"Retry-After": "3"}, body: `{"message":"You are being rate limited.","retry_after":2.5,"global":false}`},
 			{status: 200, body: okBody}}, []time.Duration{2500 * time.Millisecond}},
 		{"429 Retry-After header", []reply{
 			{status: 429, header: map[string]string{"Retry-After": "3"}, body: "<html>cloudflare</html>"},
 			{status: 200, body: okBody}}, []time.Duration{3 * time.Second}},
-		{"429 without a hint backs off", []reply{
+		{"429 without a hint waits the floor", []reply{
 			{status: 429}, {status: 200, body: okBody}}, []time.Duration{1500 * time.Millisecond}},
 		{"500 then 200", []reply{
 			{status: 500}, {status: 200, body: okBody}}, []time.Duration{1500 * time.Millisecond}},
@@ -232,9 +232,27 @@ func TestRetries(t *testing.T) {
 				22500 * time.Millisecond, 22500 * time.Millisecond, 22500 * time.Millisecond}},
 		{"dropped connection then 200", []reply{
 			{status: 0}, {status: 200, body: okBody}}, []time.Duration{1500 * time.Millisecond}},
-		{"429 does not grow the backoff", []reply{
+		{"429 does not grow the 5xx backoff", []reply{
 			{status: 500}, {status: 429, body: `{"retry_after": 0.1}`}, {status: 500}, {status: 200, body: okBody}},
-			[]time.Duration{1500 * time.Millisecond, 100 * time.Millisecond, 3 * time.Second}},
+			[]time.Duration{1500 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}},
+		{"429 waits at least 1 s, doubling per 429", []reply{
+			{status: 429, body: `{"retry_after": 0.001}`}, {status: 429, body: `{"retry_after": 0.001}`},
+			{status: 429, body: `{"retry_after": 0.001}`}, {status: 200, body: okBody}},
+			[]time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}},
+		{"repeated 429s are capped at 60 s", []reply{
+			{status: 429}, {status: 429}, {status: 429}, {status: 429}, {status: 429}, {status: 429}, {status: 429},
+			{status: 200, body: okBody}},
+			[]time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second, 12 * time.Second,
+				24 * time.Second, 45 * time.Second, 45 * time.Second}},
+		{"a longer retry_after than the floor is honoured", []reply{
+			{status: 429, body: `{"retry_after": 0.001}`}, {status: 429, body: `{"retry_after": 7.5}`}, {status: 200, body: okBody}},
+			[]time.Duration{1500 * time.Millisecond, 7500 * time.Millisecond}},
+		{"global 429 takes the longest hint", []reply{
+			{status: 429, header: map[string]string{"Retry-After": "9"}, body: `{"retry_after": 2.5, "global": true}`},
+			{status: 200, body: okBody}}, []time.Duration{9 * time.Second}},
+		{"global header 429 takes the longest hint", []reply{
+			{status: 429, header: map[string]string{"Retry-After": "4", "X-RateLimit-Global": "true"}, body: `{"retry_after": 2.5}`},
+			{status: 200, body: okBody}}, []time.Duration{4 * time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeDiscord(t, tc.replies...)
@@ -357,3 +375,62 @@ func TestEachRetryIsLogged(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestRateLimitedHotLoopIsPacedAndLoggedOnce replays the production fault: a
+// 429 asking for 1 ms, forever. Over 10 s of (fake) time the old client sent
+// ~7,400 requests and as many warnings; now the waits start at 1 s and grow,
+// and repeated warnings are held back, the next one saying how many.
+func TestRateLimitedHotLoopIsPacedAndLoggedOnce(t *testing.T) {
+	f := newFakeDiscord(t, reply{status: 429, body: `{"message":"You are being rate limited.","retry_after":0.001,"global":false}`})
+	clk := clock.NewFake(time.Unix(0, 0))
+	var (
+		mu  sync.Mutex
+		buf strings.Builder
+	)
+	lines := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Split(strings.TrimSpace(buf.String()), "\n")
+	}
+	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = GetGatewayBot(ctx, client(), f.base(), token, WithClock(clk), WithLogger(log), withJitter(0.5))
+	}()
+	defer func() { cancel(); <-done }()
+
+	// Step time in 10 ms ticks, each only once the client waits again.
+	run := func(until time.Duration) {
+		for clk.Now().Sub(time.Unix(0, 0)) < until {
+			clk.BlockUntil(1)
+			clk.Advance(10 * time.Millisecond)
+			if n := f.count(); n > 100 {
+				t.Fatalf("%d requests by %v: hot loop", n, clk.Now().Sub(time.Unix(0, 0)))
+			}
+		}
+	}
+	run(10 * time.Second)
+	// Requests at 0, 1.5 s, 4.5 s (waits 1.5 s, 3 s, 6 s with jitter 0.5).
+	if n := f.count(); n != 3 {
+		t.Errorf("%d requests in 10 s, want 3", n)
+	}
+	if got := lines(); len(got) != 1 || !strings.Contains(got[0], `"level":"WARN"`) || !strings.Contains(got[0], `"global":false`) {
+		t.Errorf("want one warning in 10 s, got %d: %q", len(got), got)
+	}
+	// Waits 12 s, 24 s, then 45 s (capped): requests at 10.5 s, 22.5 s, 46.5 s;
+	// the one at 46.5 s is past warnEvery and reports the four held back.
+	run(47 * time.Second)
+	if n := f.count(); n != 6 {
+		t.Errorf("%d requests in 47 s, want 6", n)
+	}
+	got := lines()
+	if len(got) != 2 || !strings.Contains(got[1], `"suppressed":4`) {
+		t.Errorf("want a second warning reporting 4 suppressed, got %q", got)
+	}
+}

@@ -2,14 +2,49 @@
 // zstd-stream, each one decompression context per websocket connection.
 package inflate
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// MaxPayload bounds one inflated payload: 32 MiB, far above Discord's
+// largest real payloads (a GUILD_CREATE of a very large guild is a few MiB).
+// A payload past it is decompressed to keep the stream in sync but its
+// output is discarded, so one hostile payload costs at most MaxPayload of
+// memory and never ends the connection (a resume would replay it forever).
+const MaxPayload = 32 << 20
+
+// retainBuffer is the largest buffer kept between payloads: buffers grown
+// by a rare large payload are released at the next Push, so memory returns
+// to the idle level instead of staying at the peak for the connection's life.
+const retainBuffer = 4 << 20
+
+// ErrTooLarge is returned, wrapped, by Push when a payload inflates past
+// the bound: that payload is dropped, and unlike every other error the
+// stream stays in sync and usable.
+var ErrTooLarge = errors.New("payload too large")
+
+// TooLargeError reports a dropped payload and how big it inflated to.
+type TooLargeError struct {
+	Mode  string
+	Size  int64 // inflated size
+	Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("inflate %s: payload of %d bytes is over the %d MiB bound; dropped", e.Mode, e.Size, e.Limit>>20)
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
 
 // Decompressor turns websocket messages back into gateway payloads. One per
 // connection; never shared, never reused across connections.
 type Decompressor interface {
 	// Push takes the next websocket message. When it completes a payload,
 	// Push returns it; the slice is valid until the next Push or Close. An
-	// error means the stream is corrupt and the connection must be dropped.
+	// error wrapping ErrTooLarge means that one payload was dropped and the
+	// stream goes on; any other error means the stream is corrupt and the
+	// connection must be dropped.
 	Push(msg []byte) (payload []byte, complete bool, err error)
 	// Close releases the context (and any goroutine it owns).
 	Close() error

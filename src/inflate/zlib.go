@@ -19,9 +19,11 @@ const (
 	// outInitial is the first output buffer: when it fills, the last
 	// window moves to the front, rarely enough to cost nothing amortised.
 	outInitial = 256 << 10
-	// maxPending bounds a payload still waiting for its sync flush: far
-	// beyond any real one, it stops a broken peer from growing it forever.
-	maxPending = 256 << 20
+	// maxPending bounds the compressed bytes of a payload still waiting for
+	// its sync flush: MaxPayload compresses to far less, so more is a broken
+	// or hostile peer, and since the stream cannot be decoded without those
+	// bytes the connection ends.
+	maxPending = MaxPayload
 )
 
 // syncFlush ends every zlib-stream payload (an empty stored block).
@@ -51,6 +53,7 @@ type zlibStream struct {
 	end      int
 	begun    bool // zlib header consumed
 	restarts int  // boundary restarts (see inflate); tests check the path runs
+	max      int  // inflated payload bound (MaxPayload; tests lower it)
 	err      error
 }
 
@@ -62,7 +65,7 @@ type zlibStream struct {
 // (BenchmarkDecompress on the shared dev machine: 60 KB payloads 439 µs
 // vs 518 µs and 0 vs 4 allocs/op; 1.5 KB 17 µs vs 19 µs).
 func NewZlibStream() Decompressor {
-	return &zlibStream{newInflater: flate.NewReader}
+	return &zlibStream{newInflater: flate.NewReader, max: MaxPayload}
 }
 
 func (z *zlibStream) Push(msg []byte) ([]byte, bool, error) {
@@ -81,19 +84,29 @@ func (z *zlibStream) Push(msg []byte) ([]byte, bool, error) {
 		}
 		data = z.pending
 	}
-	payload, err := z.inflate(data)
+	payload, size, err := z.inflate(data)
 	z.pending = z.pending[:0]
+	if cap(z.pending) > retainBuffer {
+		z.pending = nil
+	}
 	if err != nil {
 		z.err = err
 		return nil, false, err
 	}
+	if size > int64(z.max) {
+		z.shrink() // no payload to hand out: let the grown buffer go now
+		return nil, false, &TooLargeError{Mode: ZlibStream, Size: size, Limit: z.max}
+	}
 	return payload, true, nil
 }
 
-func (z *zlibStream) inflate(data []byte) ([]byte, error) {
+// inflate decompresses one payload; size is its inflated size. Past z.max
+// the output is still produced (the stream needs it as history) but only
+// the last window of it is kept, and the payload is not returned.
+func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error) {
 	if !z.begun {
 		if err := checkZlibHeader(data); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		data = data[2:]
 		z.begun = true
@@ -102,9 +115,12 @@ func (z *zlibStream) inflate(data []byte) ([]byte, error) {
 	if z.fr == nil {
 		fr, ok := z.newInflater(&z.src).(inflater)
 		if !ok {
-			return nil, errors.New("inflate zlib-stream: flate reader cannot be reset")
+			return nil, 0, errors.New("inflate zlib-stream: flate reader cannot be reset")
 		}
 		z.fr = fr
+	}
+	if cap(z.out) > retainBuffer {
+		z.shrink()
 	}
 	start := z.makeRoom(z.end)
 	for !z.src.drained() {
@@ -113,6 +129,10 @@ func (z *zlibStream) inflate(data []byte) ([]byte, error) {
 		}
 		n, err := z.fr.Read(z.out[z.end:cap(z.out)])
 		z.end += n
+		size += int64(n)
+		if size > int64(z.max) {
+			start = z.end // drop what we have: only the window is kept
+		}
 		if err == nil {
 			continue
 		}
@@ -124,14 +144,28 @@ func (z *zlibStream) inflate(data []byte) ([]byte, error) {
 		// dictionary continues it exactly.
 		if errors.Is(err, io.ErrUnexpectedEOF) && z.src.drained() && z.src.endedByRead {
 			if rerr := z.fr.Reset(&z.src, z.out[max(0, z.end-windowSize):z.end]); rerr != nil {
-				return nil, fmt.Errorf("inflate zlib-stream: restart: %w", rerr)
+				return nil, size, fmt.Errorf("inflate zlib-stream: restart: %w", rerr)
 			}
 			z.restarts++
 			break
 		}
-		return nil, fmt.Errorf("inflate zlib-stream: %w", err)
+		return nil, size, fmt.Errorf("inflate zlib-stream: %w", err)
 	}
-	return z.out[start:z.end:z.end], nil
+	return z.out[start:z.end:z.end], size, nil
+}
+
+// maxOut is the most output buffer a payload may need: the bound, the
+// window before it and room for one Read. Growth stops there, so a bomb
+// costs one bound's worth of buffer, not twice that.
+func (z *zlibStream) maxOut() int { return z.max + windowSize + 2*readRoom }
+
+// shrink replaces an output buffer grown by a large payload with a fresh
+// small one holding the last window (the history flate may refer to).
+func (z *zlibStream) shrink() {
+	keep := max(0, z.end-windowSize)
+	small := make([]byte, outInitial)
+	z.end = copy(small, z.out[keep:z.end])
+	z.out = small
 }
 
 // makeRoom ensures readRoom free bytes after end, keeping the last window
@@ -143,10 +177,14 @@ func (z *zlibStream) makeRoom(start int) int {
 	}
 	keep := min(start, max(0, z.end-windowSize))
 	live := z.end - keep
-	if cap(z.out) >= 2*(live+readRoom) {
+	want := 2 * (live + readRoom)
+	if want > z.maxOut()/2 {
+		want = z.maxOut() // the last step: straight to the most a payload needs
+	}
+	if cap(z.out) >= want {
 		copy(z.out[:cap(z.out)], z.out[keep:z.end])
 	} else {
-		grown := make([]byte, max(outInitial, 2*(live+readRoom)))
+		grown := make([]byte, max(outInitial, want))
 		copy(grown, z.out[keep:z.end])
 		z.out = grown
 	}

@@ -22,7 +22,7 @@ var inflaters = []struct {
 }
 
 func newZlibWith(newInflater func(io.Reader) io.ReadCloser) *zlibStream {
-	return &zlibStream{newInflater: newInflater}
+	return &zlibStream{newInflater: newInflater, max: MaxPayload}
 }
 
 // textPayload is deterministic JSON-like text: compressible, with

@@ -25,6 +25,8 @@ type zstdStream struct {
 	quit chan struct{} // closed by Close
 	exit chan struct{} // closed when the goroutine has returned
 	out  []byte        // written by the goroutine between in and done only
+	size int64         // inflated size of the current payload (goroutine, as out)
+	max  int           // inflated payload bound (MaxPayload; tests lower it)
 	err  error
 }
 
@@ -35,6 +37,7 @@ func NewZstdStream() Decompressor {
 		done: make(chan error),
 		quit: make(chan struct{}),
 		exit: make(chan struct{}),
+		max:  MaxPayload,
 	}
 	go z.run()
 	return z
@@ -44,7 +47,10 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 	if z.err != nil {
 		return nil, false, z.err
 	}
-	z.out = z.out[:0]
+	z.out, z.size = z.out[:0], 0
+	if cap(z.out) > retainBuffer {
+		z.out = nil // grown by a large payload: let it go
+	}
 	select {
 	case z.in <- msg:
 	case <-z.exit:
@@ -54,6 +60,10 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 	if err := <-z.done; err != nil {
 		z.err = fmt.Errorf("inflate zstd-stream: %w", err)
 		return nil, false, z.err
+	}
+	if z.size > int64(z.max) {
+		z.out = nil // no payload to hand out: let the grown buffer go now
+		return nil, false, &TooLargeError{Mode: ZstdStream, Size: z.size, Limit: z.max}
 	}
 	return z.out, true, nil
 }
@@ -83,7 +93,7 @@ func (z *zstdStream) run() {
 	if !src.next() {
 		return
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
 	if err == nil {
 		err = dec.Reset(src)
 	}
@@ -104,12 +114,32 @@ func (z *zstdStream) run() {
 	z.fail(err)
 }
 
+// maxWindow bounds the history a frame may ask the decoder to keep: the
+// limit libzstd itself applies by default (window log 27), where
+// klauspost's default would allow 512 MiB per connection.
+const maxWindow = 128 << 20
+
 // outSink appends decoded bytes to out. Only the decoder goroutine writes,
-// and only between receiving a message and reporting it consumed.
+// and only between receiving a message and reporting it consumed. Past
+// z.max the payload's output is discarded: the decoder keeps its own
+// history, so the stream stays in sync.
 type outSink struct{ z *zstdStream }
 
 func (s outSink) Write(p []byte) (int, error) {
-	s.z.out = append(s.z.out, p...)
+	z := s.z
+	z.size += int64(len(p))
+	if z.size > int64(z.max) {
+		z.out = z.out[:0]
+		return len(p), nil
+	}
+	if need := len(z.out) + len(p); need > cap(z.out) {
+		// Double, but never past the bound: append's gentler growth of
+		// large slices would allocate several times the bound on the way.
+		grown := make([]byte, len(z.out), min(max(2*cap(z.out), need, 64<<10), z.max))
+		copy(grown, z.out)
+		z.out = grown
+	}
+	z.out = append(z.out, p...)
 	return len(p), nil
 }
 

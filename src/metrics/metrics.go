@@ -29,6 +29,7 @@ type Metrics struct {
 	heartbeatLatency  *prometheus.GaugeVec
 	reconnects        *prometheus.CounterVec
 	identifies        *prometheus.CounterVec
+	drops             dropCounters
 
 	mu   sync.RWMutex
 	recv map[int]map[string]prometheus.Counter // shard -> event -> counter
@@ -80,6 +81,7 @@ func New(buffered func() float64) *Metrics {
 			Name: "cordis_gateway_buffered_bytes", Help: "Bytes of dispatches queued or awaiting a RabbitMQ confirm.",
 		}, buffered),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerDrops()
 	return m
 }
 

@@ -48,6 +48,9 @@ func TestMetricsExposeEveryFamily(t *testing.T) {
 	m.HeartbeatAcked(3, 40*time.Millisecond)
 	m.Reconnecting(3, shard.Resume)
 	m.Identified(3)
+	m.PayloadDropped(3, "inflated_too_large")
+	m.CommandDropped(3, "queue_full")
+	m.CommandDropped(3, "queue_full")
 	_, body := get(t, m.Handler(func() bool { return true }), "/metrics")
 	for _, want := range []string{
 		`cordis_gateway_dispatches_received_total{event="MESSAGE_CREATE",shard_id="3"} 2`,
@@ -63,6 +66,8 @@ func TestMetricsExposeEveryFamily(t *testing.T) {
 		`cordis_gateway_heartbeat_latency_seconds{shard_id="3"} 0.04`,
 		`cordis_gateway_reconnects_total{kind="resume",shard_id="3"} 1`,
 		`cordis_gateway_identifies_total{shard_id="3"} 1`,
+		`cordis_gateway_payloads_dropped_total{reason="inflated_too_large",shard_id="3"} 1`,
+		`cordis_gateway_commands_dropped_total{reason="queue_full",shard_id="3"} 2`,
 	} {
 		assert.Contains(t, body, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,9 +17,21 @@ import (
 	"github.com/cordis-gateway/cordis/src/inflate"
 )
 
-// maxMessageSize bounds one websocket message; a larger one is a broken or
-// hostile peer, not Discord.
-const maxMessageSize = 512 << 20
+// maxFrame bounds the bytes kept of one websocket message: the payload
+// bound itself (a compressed message is much smaller than its payload). The
+// bytes of a larger message are read and discarded, never buffered; an
+// uncompressed one is dropped like a payload over the bound, a compressed
+// one ends the connection (its stream cannot be decoded without it).
+const maxFrame = inflate.MaxPayload
+
+// maxMessageSize is the websocket library's own limit, a backstop far past
+// maxFrame: what lies between is streamed to nothing, so it costs time, not
+// memory.
+const maxMessageSize = 1 << 30
+
+// retainBuffer is the largest message buffer kept between messages: one
+// grown by a rare large message is released at the next read.
+const retainBuffer = 4 << 20
 
 // closeCode is what we close with: anything but 1000/1001 keeps the session
 // resumable (DESIGN.md §4, §7).
@@ -59,9 +72,13 @@ type connection struct {
 	guildsLeft  int // reader only
 
 	// Back-pressure accounting: the reader is inside Publish, and when a
-	// Publish last took longer than stallThreshold (unix nanos).
+	// Publish last took longer than stallThreshold (unix nanos). A long
+	// decompression, and a large message still arriving, count the same:
+	// the ACK is only queued behind them.
 	publishing atomic.Bool
+	decoding   atomic.Bool
 	stalledAt  atomic.Int64
+	progress   func() // noteProgress, made once
 
 	failOnce sync.Once
 	reason   error
@@ -74,8 +91,12 @@ const stallThreshold = 20 * time.Millisecond
 // stalledSince reports whether the reader was held up in Publish at any time
 // after t, so timers do not mistake back-pressure for a dead connection.
 func (c *connection) stalledSince(t time.Time) bool {
-	return c.publishing.Load() || c.stalledAt.Load() > t.UnixNano()
+	return c.publishing.Load() || c.decoding.Load() || c.stalledAt.Load() > t.UnixNano()
 }
+
+// noteProgress records that the reader is busy with a large message whose
+// bytes are still arriving: the peer is alive, its ACK just waits behind.
+func (c *connection) noteProgress() { c.stalledAt.Store(c.s.cfg.Clock.Now().UnixNano()) }
 
 // publish hands a dispatch to the publisher, noting back-pressure.
 func (c *connection) publish(f *codec.Frame, payload []byte) error {
@@ -100,11 +121,8 @@ func (s *Shard) connect(ctx context.Context, resume bool) connResult {
 		return connResult{action: Reidentify, err: err}
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeouts.Open)
-	ws, resp, err := s.cfg.Dialer.DialContext(dialCtx, u, nil)
+	ws, err := dial(dialCtx, s.cfg.Dialer, u)
 	cancel()
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close() // the handshake response; the websocket is ws
-	}
 	if err != nil {
 		return connResult{action: Resume, err: fmt.Errorf("dial %s: %w", u, err)}
 	}
@@ -125,8 +143,60 @@ func (s *Shard) connect(ctx context.Context, resume bool) connResult {
 		established: make(chan struct{}),
 		guildsDone:  make(chan struct{}),
 	}
+	c.progress = c.noteProgress
 	c.acked.Store(true)
 	return c.run(ctx, resume)
+}
+
+// dial opens the websocket. The library honours ctx while connecting but
+// reads the handshake answer under a plain deadline, so a server that
+// accepts and never answers would hold shutdown for the whole open timeout:
+// here the socket is closed the moment ctx ends, until the dial returns.
+func dial(ctx context.Context, base *websocket.Dialer, u string) (*websocket.Conn, error) {
+	d := *base // a copy per dial: shards share the configured one
+	next := base.NetDialContext
+	if next == nil {
+		if base.NetDial != nil {
+			next = func(_ context.Context, network, addr string) (net.Conn, error) { return base.NetDial(network, addr) }
+		} else {
+			next = (&net.Dialer{}).DialContext
+		}
+	}
+	var (
+		mu       sync.Mutex
+		stopWait []func() bool
+	)
+	d.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := next(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		stopWait = append(stopWait, context.AfterFunc(ctx, func() { _ = nc.Close() }))
+		mu.Unlock()
+		return nc, nil
+	}
+	ws, resp, err := d.DialContext(ctx, u, nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close() // the handshake response; the websocket is ws
+	}
+	mu.Lock()
+	closed := false
+	for _, stop := range stopWait {
+		closed = !stop() || closed
+	}
+	mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	if closed { // ctx ended just as the handshake completed
+		_ = ws.Close()
+		return nil, ctx.Err()
+	}
+	return ws, nil
 }
 
 func (c *connection) run(parent context.Context, resume bool) connResult {
@@ -218,17 +288,37 @@ func (c *connection) awaitHello() (time.Duration, error) {
 }
 
 // readPayload reads websocket messages until the decompressor has a whole
-// payload. The result is valid until the next call.
+// payload. The result is valid until the next call. A payload over the
+// bounds is dropped (counted and logged) and reading goes on: Discord would
+// replay it on a resume, so ending the connection could never get past it.
 func (c *connection) readPayload() ([]byte, error) {
 	for {
+		if cap(c.buf) > retainBuffer {
+			c.buf = nil // grown by a large message: give it back
+		}
 		_, r, err := c.ws.NextReader()
 		if err != nil {
 			return nil, err
 		}
-		if c.buf, err = readInto(c.buf[:0], r); err != nil {
+		var size int64
+		c.buf, size, err = readInto(c.buf[:0], r, maxFrame, c.progress)
+		if err != nil {
 			return nil, fmt.Errorf("read message: %w", err)
 		}
-		payload, complete, err := c.dec.Push(c.buf)
+		if size > maxFrame {
+			if c.s.cfg.Compress != inflate.None {
+				return nil, fmt.Errorf("read message: compressed message of %d bytes is over the %d MiB bound", size, maxFrame>>20)
+			}
+			c.buf = nil // grown to the bound for nothing: let it go now
+			c.s.payloadDropped(dropFrameTooLarge, size, maxFrame)
+			continue
+		}
+		payload, complete, err := c.decompress()
+		var tl *inflate.TooLargeError
+		if errors.As(err, &tl) {
+			c.s.payloadDropped(dropInflatedTooLarge, tl.Size, tl.Limit)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("decompress: %w", err)
 		}
@@ -238,23 +328,71 @@ func (c *connection) readPayload() ([]byte, error) {
 	}
 }
 
-// readInto appends all of r to buf, growing it only when a message is
-// bigger than any before it.
-func readInto(buf []byte, r io.Reader) ([]byte, error) {
+// decompress pushes the message read into the decompressor, counting a
+// long decompression (a bomb being discarded) as the reader held up.
+func (c *connection) decompress() ([]byte, bool, error) {
+	clk := c.s.cfg.Clock
+	start := clk.Now()
+	c.decoding.Store(true)
+	payload, complete, err := c.dec.Push(c.buf)
+	c.decoding.Store(false)
+	if end := clk.Now(); end.Sub(start) > stallThreshold {
+		c.stalledAt.Store(end.UnixNano())
+	}
+	return payload, complete, err
+}
+
+// largeMessage is where readInto starts reporting progress.
+const largeMessage = 1 << 20
+
+// readInto appends r to buf, growing it only when a message is bigger than
+// any before it, and returns the message's size. Past limit bytes it keeps
+// reading but discards, so a huge message costs no memory; the caller
+// sees size > limit and must drop it. Past largeMessage bytes, progress
+// (if not nil) is called after every read.
+func readInto(buf []byte, r io.Reader, limit int, progress func()) ([]byte, int64, error) {
 	if cap(buf) == 0 {
 		buf = make([]byte, 0, 8<<10)
 	}
-	for {
+	for len(buf) <= limit {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// Double up to the limit: append's gentler growth of large
+			// slices would allocate several times the limit on the way.
+			grown := make([]byte, len(buf), min(2*cap(buf), limit+1))
+			copy(grown, buf)
+			buf = grown
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, nil
+			return buf, int64(len(buf)), nil
 		}
 		if err != nil {
-			return buf, err
+			return buf, int64(len(buf)), err
+		}
+		if progress != nil && len(buf) > largeMessage {
+			progress()
+		}
+	}
+	extra, err := discard(r, progress)
+	return buf[:0], int64(len(buf)) + extra, err
+}
+
+// discard reads r to its end, reporting progress after every read.
+func discard(r io.Reader, progress func()) (int64, error) {
+	var scratch [32 << 10]byte
+	var n int64
+	for {
+		m, err := r.Read(scratch[:])
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if progress != nil {
+			progress()
 		}
 	}
 }

@@ -78,17 +78,9 @@ type Observer interface {
 }
 
 // CommandQueueSize bounds the commands waiting for a shard (while it is
-// reconnecting or rate limited); beyond it commands are dropped with a log.
-const CommandQueueSize = 1024
-
-// sendLimit and reservedSlots: Discord allows 120 sends per 60 s; commands
-// never use the last reservedSlots, which cover one heartbeat every few
-// seconds plus IDENTIFY/RESUME.
-const (
-	sendLimit     = 120
-	sendWindow    = 60 * time.Second
-	reservedSlots = 10
-)
+// reconnecting or rate limited): one send window's worth. Beyond it, or
+// older than maxCommandAge, commands are dropped, counted and logged.
+const CommandQueueSize = sendLimit
 
 // maxBackoff caps the wait between failed connection attempts.
 const maxBackoff = 60 * time.Second
@@ -109,7 +101,8 @@ const maxResumeAttempts = 3
 type Shard struct {
 	cfg   Config
 	log   *slog.Logger
-	cmds  chan []byte
+	cmds  chan queuedCommand
+	drops dropLog // throttles drop warnings
 	state atomic.Int32
 
 	// session is what RESUME needs. Written by the Run goroutine only;
@@ -127,7 +120,7 @@ type Shard struct {
 
 	// pending is a command taken from cmds but not yet sent; it survives
 	// reconnects. Only the current connection's writer touches it.
-	pending []byte
+	pending queuedCommand
 }
 
 // New returns a shard ready to Run.
@@ -138,13 +131,16 @@ func New(cfg Config) *Shard {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timeouts.Open, ReadBufferSize: 8 << 10, WriteBufferSize: 4 << 10}
 	}
 	s := &Shard{
 		cfg:  cfg,
 		log:  cfg.Logger.With(slog.Int("shard_id", cfg.ID)),
-		cmds: make(chan []byte, CommandQueueSize),
+		cmds: make(chan queuedCommand, CommandQueueSize),
 	}
 	s.storeSeq = func(seq int64) { cfg.Sessions.UpdateSeq(cfg.ID, seq) }
 	s.refusedWarn.clk = cfg.Clock
@@ -168,15 +164,8 @@ func (s *Shard) setState(st State) {
 }
 
 // Send queues a validated command for Discord. It never blocks: when the
-// queue is full the command is dropped and false returned.
-func (s *Shard) Send(payload []byte) bool {
-	select {
-	case s.cmds <- payload:
-		return true
-	default:
-		return false
-	}
-}
+// queue is full the command is dropped (counted, logged) and false returned.
+func (s *Shard) Send(payload []byte) bool { return s.enqueue(payload) }
 
 // Run keeps the shard connected until ctx ends (returning nil) or Discord
 // closes it with a fatal code (returning *FatalError).

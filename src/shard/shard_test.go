@@ -231,18 +231,18 @@ func TestCommandsWaitForTheSessionThenGoOutUnchanged(t *testing.T) {
 
 func TestSendLimiterKeepsSlotsForHeartbeats(t *testing.T) {
 	start := time.Unix(0, 0)
-	l := newSendLimiter(120, 10, time.Minute)
-	for i := range 110 {
+	l := newSendLimiter(41250 * time.Millisecond) // Discord's usual interval: 6 reserved
+	for i := range 114 {
 		require.Zero(t, l.wait(start.Add(time.Duration(i)*time.Millisecond)), "command %d", i)
 		l.record(start.Add(time.Duration(i) * time.Millisecond))
 	}
 	now := start.Add(time.Second)
-	assert.Equal(t, time.Minute-time.Second, l.wait(now), "command 111 waits for the first send to leave the window")
-	for range 10 { // the reserved slots: heartbeats, IDENTIFY, RESUME
+	assert.Equal(t, time.Minute-time.Second, l.wait(now), "command 115 waits for the first send to leave the window")
+	for range 6 { // the reserved slots: heartbeats, IDENTIFY or RESUME, requested beats
 		l.record(now)
 	}
 	assert.Equal(t, 120, l.inWindow(now), "120 sends in the window, none over Discord's limit")
-	assert.Equal(t, time.Minute-time.Second+10*time.Millisecond, l.wait(now), "commands wait until 11 sends left the window")
+	assert.Equal(t, time.Minute-time.Second+6*time.Millisecond, l.wait(now), "commands wait until 7 sends left the window")
 	assert.Zero(t, l.wait(start.Add(time.Minute+time.Second)), "window slid past the first sends")
 }
 

@@ -17,28 +17,34 @@ import (
 const writeTimeout = 10 * time.Second
 
 // writeLoop is the only goroutine writing data frames: heartbeats (first
-// after interval*rand, then every interval), IDENTIFY/RESUME, and commands
-// once the session is established, all within the send limit.
+// after interval*rand, then every interval), IDENTIFY/RESUME, heartbeats
+// Discord asks for (op 1, coalesced), and commands once the session is
+// established, all within the send limit (see sendLimiter).
 func (c *connection) writeLoop(interval time.Duration) {
 	s := c.s
 	clk := s.cfg.Clock
-	lim := newSendLimiter(sendLimit, reservedSlots, sendWindow)
+	lim := newSendLimiter(interval)
 	hb := clk.NewTimer(time.Duration(s.cfg.Rand() * float64(interval)))
 	defer hb.Stop()
 	var (
 		beatSent bool
+		beatOwed bool // op 1 asked for a heartbeat not sent yet
 		cmdWait  clock.Timer
 		waitC    <-chan time.Time
+		beatWait clock.Timer
+		beatC    <-chan time.Time
 		est      = c.established // nil once seen: a closed channel is always ready
 	)
 	defer func() {
-		if cmdWait != nil {
-			cmdWait.Stop()
+		for _, t := range []clock.Timer{cmdWait, beatWait} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 	}()
 	for {
-		var cmds <-chan []byte
-		if s.pending == nil && c.isEst.Load() {
+		var cmds <-chan queuedCommand
+		if s.pending.body == nil && c.isEst.Load() {
 			cmds = s.cmds
 		}
 		select {
@@ -52,46 +58,73 @@ func (c *connection) writeLoop(interval time.Duration) {
 				return
 			}
 			c.acked.Store(false)
-			if !c.heartbeat(lim) {
+			if !c.heartbeat(lim, false) {
 				return
 			}
 			beatSent = true
+			beatOwed = false // this beat answers any op 1 still waiting
 			hb.Reset(interval)
 		case <-c.beatNow:
-			if !c.heartbeat(lim) {
-				return
-			}
+			beatOwed = true
 		case p := <-c.priority:
 			if !c.write(p, lim) {
 				return
 			}
-		case p := <-cmds:
-			s.pending = p
+		case q := <-cmds:
+			s.pending = q
 		case <-est:
 			est = nil // commands may flow now
 		case <-waitC:
 			cmdWait, waitC = nil, nil
+		case <-beatC:
+			beatWait, beatC = nil, nil
 		}
-		if s.pending != nil && waitC == nil && c.isEst.Load() {
-			if w := lim.wait(clk.Now()); w > 0 {
+		if beatOwed && beatC == nil {
+			if w := lim.waitBeat(clk.Now()); w > 0 {
+				beatWait = clk.NewTimer(w)
+				beatC = beatWait.C()
+				s.log.Debug("requested heartbeat delayed by the send limit", slog.Duration("wait", w))
+			} else {
+				if !c.heartbeat(lim, true) {
+					return
+				}
+				beatOwed = false
+			}
+		}
+		if s.pending.body != nil && waitC == nil && c.isEst.Load() {
+			now := clk.Now()
+			if age := now.Sub(s.pending.at); age > maxCommandAge {
+				s.commandDropped(dropExpired, age)
+				s.pending = queuedCommand{}
+				continue
+			}
+			if w := lim.wait(now); w > 0 {
 				cmdWait = clk.NewTimer(w)
 				waitC = cmdWait.C()
 				s.log.Debug("command delayed by the send limit", slog.Duration("wait", w))
 				continue
 			}
-			if !c.write(s.pending, lim) {
+			if !c.write(s.pending.body, lim) {
 				return
 			}
-			s.pending = nil
+			s.pending = queuedCommand{}
+			s.reportHeldBackDrops()
 		}
 	}
 }
 
-func (c *connection) heartbeat(lim *sendLimiter) bool {
+// heartbeat sends op 1 with the last seq; requested marks one Discord
+// asked for (op 1), which counts against its own share of the limit.
+func (c *connection) heartbeat(lim *sendLimiter, requested bool) bool {
 	s := c.s
 	p := s.cfg.Codec.AppendHeartbeat(c.hbBuf[:0], s.seq.Load(), s.hasSeq.Load())
 	c.hbBuf = p
-	c.beatSentAt.Store(s.cfg.Clock.Now().UnixNano())
+	now := s.cfg.Clock.Now()
+	c.beatSentAt.Store(now.UnixNano())
+	if requested {
+		lim.recordBeat(now)
+		return c.send(p)
+	}
 	return c.write(p, lim)
 }
 
@@ -99,6 +132,11 @@ func (c *connection) heartbeat(lim *sendLimiter) bool {
 // write ends the connection.
 func (c *connection) write(p []byte, lim *sendLimiter) bool {
 	lim.record(c.s.cfg.Clock.Now())
+	return c.send(p)
+}
+
+// send writes one data frame; the caller has recorded it.
+func (c *connection) send(p []byte) bool {
 	mt := websocket.TextMessage
 	if c.s.cfg.Codec.Binary() {
 		mt = websocket.BinaryMessage

@@ -1,0 +1,171 @@
+package shard
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cordis-gateway/cordis/src/clock"
+)
+
+// dropCounter is an Observer that also counts drops (like metrics.Metrics).
+type dropCounter struct {
+	nopObserver
+	mu       sync.Mutex
+	payloads map[string]int
+	commands map[string]int
+}
+
+func newDropCounter() *dropCounter {
+	return &dropCounter{payloads: map[string]int{}, commands: map[string]int{}}
+}
+
+func (d *dropCounter) PayloadDropped(_ int, reason string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.payloads[reason]++
+}
+
+func (d *dropCounter) CommandDropped(_ int, reason string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.commands[reason]++
+}
+
+func (d *dropCounter) counts() (payloads, commands map[string]int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, c := map[string]int{}, map[string]int{}
+	for k, v := range d.payloads {
+		p[k] = v
+	}
+	for k, v := range d.commands {
+		c[k] = v
+	}
+	return p, c
+}
+
+func TestAFloodOfOp1GetsOnlyTheRequestedBeatShare(t *testing.T) {
+	stub := newDiscordStub(t)
+	_, pub, _ := startShard(t, stub, clock.Real(), nil)
+	c := established(t, stub, pub, "sess") // 45 s interval: the first regular beat is at 22.5 s
+	for range 300 {
+		c.send(map[string]any{"op": 1, "d": nil})
+	}
+	time.Sleep(time.Second) // the shard would answer all 300 by now
+	assert.Equal(t, requestedBeatSlots, len(c.beats), "300 op 1 within a second: beats sent")
+	assert.Equal(t, 3, requestedBeatSlots, "Discord's limit leaves 3 requested beats per window")
+}
+
+func TestOversizedUncompressedFrameIsDroppedAndTheConnectionGoesOn(t *testing.T) {
+	stub := newDiscordStub(t)
+	obs := newDropCounter()
+	s, pub, _ := startShard(t, stub, clock.Real(), func(c *Config) { c.Observer = obs })
+	c := established(t, stub, pub, "sess")
+	giant := append([]byte(`{"op":0,"s":2,"t":"MESSAGE_CREATE","d":{"content":"`), bytes.Repeat([]byte("x"), maxFrame)...)
+	giant = append(giant, `"}}`...)
+	c.sendRaw(giant)
+	c.sendRaw([]byte(`{"op":0,"s":3,"t":"MESSAGE_CREATE","d":{}}`))
+	got := pub.next(t)
+	assert.Contains(t, got.body, `"s":3`, "the dispatch after the giant frame is published on the same connection")
+	payloads, _ := obs.counts()
+	assert.Equal(t, 1, payloads[dropFrameTooLarge])
+	select {
+	case <-c.closed:
+		t.Fatal("the connection was closed")
+	default:
+	}
+	waitUntil(t, func() bool { return s.seq.Load() == 3 })
+	assert.Equal(t, 32<<20, maxFrame, "the documented frame bound")
+}
+
+func TestReadIntoKeepsAtMostTheLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   int
+		keep   bool
+		buffer int // most capacity allowed after the read
+	}{
+		{"under", 1000, true, 8 << 10},
+		{"exactly the limit", 64 << 10, true, 64<<10 + 1},
+		{"one over", 64<<10 + 1, false, 64<<10 + 1},
+		{"far over", 64 << 20, false, 64<<10 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf, size, err := readInto(nil, bytes.NewReader(make([]byte, tc.size)), 64<<10, nil)
+			require.NoError(t, err)
+			assert.Equal(t, int64(tc.size), size)
+			if tc.keep {
+				assert.Len(t, buf, tc.size)
+			}
+			assert.LessOrEqual(t, cap(buf), tc.buffer, "buffer grew past the limit")
+		})
+	}
+}
+
+func TestCommandsOlderThanOneWindowAreDroppedNotDeliveredLate(t *testing.T) {
+	stub := newDiscordStub(t)
+	clk := clock.NewFake(time.Unix(0, 0))
+	obs := newDropCounter()
+	s, pub, _ := startShard(t, stub, clk, func(c *Config) { c.Observer = obs })
+	// Queued before the session exists: they wait.
+	require.True(t, s.Send([]byte(`{"op":3,"d":{"status":"stale"}}`)))
+	clk.Advance(maxCommandAge + time.Second)
+	require.True(t, s.Send([]byte(`{"op":3,"d":{"status":"fresh"}}`)))
+	c := established(t, stub, pub, "sess")
+	got := c.expect(3)
+	assert.Equal(t, "fresh", got["status"], "the command older than a window never reaches Discord")
+	_, commands := obs.counts()
+	assert.Equal(t, 1, commands[dropExpired])
+	assert.Equal(t, time.Minute, maxCommandAge, "a command is at most one send window late")
+}
+
+func TestAFullCommandQueueCountsEveryDropAndLogsTheHeldBackCount(t *testing.T) {
+	stub := newDiscordStub(t)
+	clk := clock.NewFake(time.Unix(0, 0))
+	obs := newDropCounter()
+	var logs syncBuffer
+	s, _, _ := startShard(t, stub, clk, func(c *Config) {
+		c.Observer = obs
+		c.Logger = newTestLogger(&logs)
+	})
+	for range CommandQueueSize {
+		require.True(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+	}
+	for range 1000 {
+		require.False(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+	}
+	_, commands := obs.counts()
+	assert.Equal(t, 1000, commands[dropQueueFull])
+	assert.Equal(t, 1, strings.Count(logs.String(), `"reason":"queue_full"`), "one warning for a burst: %s", logs.String())
+	clk.Advance(dropWarnEvery)
+	require.False(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+	assert.Contains(t, logs.String(), `"suppressed":999`, "the next warning says how many were held back")
+	assert.Equal(t, 120, CommandQueueSize, "the queue holds one send window")
+}
+
+// syncBuffer collects log output written from the shard's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
