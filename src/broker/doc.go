@@ -14,7 +14,10 @@
 //   - The connection manager (broker.go, session.go) owns the connection. On any loss of
 //     the connection or a channel it puts every unconfirmed dispatch back in front of the
 //     pending ones, reconnects with jittered capped backoff, redeclares the topology,
-//     consumes again, and the publisher carries on: at-least-once, in order, nothing lost.
+//     consumes again, and the publisher carries on: at-least-once, nothing lost but a
+//     dispatch RabbitMQ refuses as larger than its max_message_size, which is dropped once
+//     (dropRefused) rather than closing the channel forever. Order holds except across a
+//     nack: the nacked dispatch goes out again after those already in flight.
 //   - The consumer (consumer.go) forwards each session's deliveries to one Commands channel
 //     that outlives sessions.
 //   - Close refuses new dispatches, waits for every confirm (until its ctx ends), then

@@ -135,8 +135,8 @@ func (c *Cluster) route(ctx context.Context, commands <-chan broker.Command) {
 }
 
 // Forward validates one command and queues it on every shard, or on the one
-// its shard_id header names. Refused commands are logged and dropped: they
-// never reach Discord.
+// its shard_id header names. Refused commands (DESIGN.md §3) are counted
+// by reason, logged (throttled) and dropped: they never reach Discord.
 func (c *Cluster) Forward(cmd broker.Command) (sent int) {
 	defer func() {
 		if sent > 0 {

@@ -100,8 +100,9 @@ type Codec interface {
 	AppendResume(dst []byte, r Resume) []byte
 
 	// CommandOp fully decodes a command from a worker and returns its op. The
-	// payload must be a map with an integer op; in ETF every map key must be a
-	// binary (atom keys make Discord close with 4002).
+	// payload must be a map with exactly one integer op (ErrDuplicateOp
+	// otherwise); in ETF every map key must be a binary (atom keys make
+	// Discord close with 4002) and terms nest at most 64 deep.
 	CommandOp(payload []byte) (int, error)
 }
 

@@ -1,6 +1,8 @@
 // Package service wires the gateway together in the order DESIGN.md
-// prescribes: RabbitMQ first, then Redis, then the one request to Discord's
-// REST API, then the shards; and takes it apart again on shutdown (§7).
+// prescribes: the metrics listener (when configured), RabbitMQ, then Redis,
+// then the one request to Discord's REST API, then the shards; and takes it
+// apart again on shutdown (§7), whose exit status (ExitLost) says when
+// dispatches were lost.
 package service
 
 import (

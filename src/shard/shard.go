@@ -1,7 +1,8 @@
 // Package shard runs one Discord gateway shard: it keeps a websocket
 // session alive (HELLO, heartbeats, IDENTIFY/RESUME, reconnects), hands
-// every dispatch to the publisher byte for byte, and sends the commands
-// workers give it within Discord's send limit.
+// every dispatch to the publisher byte for byte (refusing, once and loudly,
+// one no routing key can carry), and sends the commands workers give it
+// within Discord's send limit.
 package shard
 
 import (
