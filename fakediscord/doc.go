@@ -73,6 +73,8 @@
 //	SetHeartbeatACKs(shard, enabled)     stop/resume op 11
 //	SendRaw(shard, bytes)                one websocket message, not compressed
 //	SendPayload(shard, bytes)            bytes through the connection's compression
+//	SendBomb(shard, size)                a compression bomb inflating to size, built in the
+//	                                     connection's zlib/zstd context (the stream stays valid)
 //	Load(ctx, LoadOptions) (LoadReport, error)
 //
 // d may be map[string]any, []any, string, bool, nil, any integer type,
