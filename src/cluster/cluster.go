@@ -23,32 +23,12 @@ type Cluster struct {
 	log    *slog.Logger
 	obs    Observer
 	refuse refusalLog
-
-	// Warnings about dropped commands are rate-limited: a worker publishing
-	// garbage in a loop must not flood the log (the metric counts them all).
-	warnMu     sync.Mutex
-	warnedAt   time.Time
-	suppressed int
 }
 
-// warnEvery is the most often a dropped-command warning is logged.
+// warnEvery is the most often a refused-command warning is logged: a worker
+// publishing garbage in a loop must not flood the log (the metric counts
+// them all).
 const warnEvery = 10 * time.Second
-
-// warnDropped logs a warning unless one was logged within warnEvery; the
-// next one says how many were left out.
-func (c *Cluster) warnDropped(msg string, attrs ...slog.Attr) {
-	c.warnMu.Lock()
-	now := time.Now()
-	if !c.warnedAt.IsZero() && now.Sub(c.warnedAt) < warnEvery {
-		c.suppressed++
-		c.warnMu.Unlock()
-		return
-	}
-	n := c.suppressed
-	c.warnedAt, c.suppressed = now, 0
-	c.warnMu.Unlock()
-	c.log.LogAttrs(context.Background(), slog.LevelWarn, msg, append(attrs, slog.Int("suppressed_since_last", n))...)
-}
 
 // Observer counts commands (metrics); may be nil.
 type Observer interface {
