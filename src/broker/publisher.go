@@ -13,10 +13,17 @@ import (
 // writes pending dispatches in order and matches confirmations to them, until the session
 // is lost (returns why) or the broker stops (returns nil). amqp091 would let several
 // goroutines publish, but then delivery tags and outbox order could disagree.
-func (b *Broker) serve(ctx context.Context, s *session) error {
-	tick := time.NewTicker(b.opts.stall / stallTicks)
-	defer tick.Stop()
-	watch := stallWatch{limit: stallTicks + 1}
+func (b *Broker) serve(ctx context.Context, s *session) (err error) {
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go b.watchConfirms(s, stopWatch)
+	defer func() {
+		// However the loss showed (a failed write, a closed channel), a connection the
+		// watchdog cut was lost for being frozen.
+		if ferr := s.frozenErr.Load(); ferr != nil && err != nil {
+			err = fmt.Errorf("%w (%w)", *ferr, err)
+		}
+	}()
 	for {
 		if err := b.flush(ctx, s); err != nil {
 			if errors.Is(err, errStalled) {
@@ -34,7 +41,7 @@ func (b *Broker) serve(ctx context.Context, s *session) error {
 				return s.lossReason()
 			}
 			b.onConfirm(c)
-			s.confirmed++
+			s.confirmed.Add(1)
 			// Take every confirmation already there before publishing again: one wakeup
 			// and one batch of writes for many confirms.
 			for more := true; more; {
@@ -44,15 +51,10 @@ func (b *Broker) serve(ctx context.Context, s *session) error {
 						return s.lossReason()
 					}
 					b.onConfirm(c)
-					s.confirmed++
+					s.confirmed.Add(1)
 				default:
 					more = false
 				}
-			}
-		case <-tick.C:
-			inflight := b.out.inflightLen()
-			if watch.stalled(inflight > 0 && len(s.confirms) == 0 && !s.pubBlocked.Load(), s.confirmed) {
-				return fmt.Errorf("%w: no confirm for %v with %d dispatches in flight", errFrozen, b.opts.stall, inflight)
 			}
 		case e := <-s.connClosed:
 			return channelErr("connection", e)
@@ -64,11 +66,38 @@ func (b *Broker) serve(ctx context.Context, s *session) error {
 	}
 }
 
+// watchConfirms cuts the session's socket when RabbitMQ confirms nothing for the stall
+// period while dispatches are in flight (and it is not blocking publishers on purpose):
+// the connection is frozen even if the socket still takes a trickle of bytes, which the
+// write deadline alone would let through. It runs beside the publisher, which may be
+// the one stuck in that trickle, until stop is closed.
+func (b *Broker) watchConfirms(s *session, stop <-chan struct{}) {
+	tick := time.NewTicker(b.opts.stall / stallTicks)
+	defer tick.Stop()
+	watch := stallWatch{limit: stallTicks + 1}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		inflight := b.out.inflightLen()
+		// Confirms amqp091 handed over, read by the publisher or not yet.
+		got := s.confirmed.Load() + uint64(len(s.confirms))
+		if watch.stalled(inflight > 0 && !s.pubBlocked.Load(), got) {
+			err := fmt.Errorf("%w: no confirm for %v with %d dispatches in flight", errFrozen, b.opts.stall, inflight)
+			s.frozenErr.Store(&err)
+			s.raw.expire()
+			return
+		}
+	}
+}
+
 // errFrozen marks a session lost because RabbitMQ stopped answering on a connection that
 // is still open: it is cut at once, not closed politely (that would wait on it too).
 var errFrozen = errors.New("rabbitmq connection frozen")
 
-// stallTicks is how many checks per stall period the publisher makes on its confirms.
+// stallTicks is how many checks per stall period watchConfirms makes.
 const stallTicks = 5
 
 // stallWatch tells a connection that stopped confirming from a busy one, by ticks (no

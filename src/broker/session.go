@@ -50,8 +50,9 @@ type session struct {
 
 	nextTag uint64 // delivery tag of the last publish on pub; tags start at 1 per channel
 
-	pubBlocked atomic.Bool // RabbitMQ blocks publishers (resource alarm)
-	confirmed  uint64      // confirmations received (publisher goroutine only)
+	pubBlocked atomic.Bool           // RabbitMQ blocks publishers (resource alarm)
+	confirmed  atomic.Uint64         // confirmations the publisher received
+	frozenErr  atomic.Pointer[error] // set when watchConfirms cut the connection
 }
 
 // rawConn is the session's socket, kept so that a stuck handshake can be cut and a
