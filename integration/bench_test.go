@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -46,13 +47,8 @@ var benchLoadEvents = []string{
 	"MESSAGE_REACTION_ADD", "GUILD_CREATE",
 }
 
-// The benchmark's gateway runs shards benchShardBase..+benchShards-1, ids no
-// other test uses, so that its consumer can tell this gateway's deliveries
-// (header shard_id) from anything else published on the shared broker.
-const (
-	benchShardBase = 7000
-	benchShards    = 4
-)
+// benchShards is how many shards the benchmark's gateway runs.
+const benchShards = 4
 
 // BenchmarkEndToEndThroughput sends b.N dispatches of fakediscord's load
 // mix (as fast as the connections take them, round robin over 4 shards)
@@ -85,6 +81,10 @@ func BenchmarkEndToEndThroughput(b *testing.B) {
 // the runs (b.N = 1, then b.N = benchtime) of a sub-benchmark; b.Cleanup
 // would end them after the first run, so close is explicit.
 type e2eStack struct {
+	// The gateway runs shards base..base+benchShards-1, ids no test uses and picked at
+	// random, so that its consumer can tell this gateway's deliveries (header shard_id)
+	// from anything else published on the shared broker, another benchmark's included.
+	base    int
 	discord *fakediscord.Server
 	gw      *benchGateway
 	conn    *amqp.Connection
@@ -92,15 +92,16 @@ type e2eStack struct {
 	shards  []int
 }
 
-func (st *e2eStack) setup(b *testing.B, bin, enc, comp string) {
+func (st *e2eStack) setup(b testing.TB, bin, enc, comp string) {
 	b.Helper()
+	st.base = 7000 + 4*rand.IntN(2000)
 	for i := range benchShards {
-		st.shards = append(st.shards, benchShardBase+i)
+		st.shards = append(st.shards, st.base+i)
 	}
 	st.discord = fakediscord.New(fakediscord.Options{
 		Token:          testToken,
-		Shards:         benchShardBase + benchShards,
-		MaxConcurrency: 16, // shards 7000..7003 are in 4 buckets: they identify at once
+		Shards:         st.base + benchShards,
+		MaxConcurrency: 16, // the 4 shards are in 4 buckets: they identify at once
 	})
 	if err := st.discord.Start(); err != nil {
 		st.discord = nil
@@ -136,7 +137,7 @@ func (st *e2eStack) setup(b *testing.B, bin, enc, comp string) {
 		"CORDIS_AUTH":           "Bot " + testToken,
 		"CORDIS_AMQP_HOST":      env.amqpURL,
 		"CORDIS_DISCORD_API":    st.discord.APIURL(),
-		"CORDIS_STARTING_SHARD": itoa(benchShardBase),
+		"CORDIS_STARTING_SHARD": itoa(st.base),
 		"CORDIS_SHARD_COUNT":    itoa(benchShards),
 		"CORDIS_WS_ENCODING":    enc,
 		"CORDIS_WS_COMPRESS":    comp,
@@ -162,7 +163,7 @@ func (st *e2eStack) close() {
 // mine reports whether a delivery comes from this stack's gateway.
 func (st *e2eStack) mine(d amqp.Delivery) bool {
 	id, ok := headerInt(d.Headers["shard_id"])
-	return ok && id >= benchShardBase && id < benchShardBase+benchShards
+	return ok && id >= st.base && id < st.base+benchShards
 }
 
 type loadResult struct {
