@@ -17,8 +17,11 @@ const (
 	// maxInflight bounds the dispatches published but not yet confirmed on one channel.
 	// The confirmation channel is buffered to the same size, so amqp091's reader goroutine
 	// never waits on us (if it did for 5 s it would drop the confirmation), even while the
-	// publisher is busy writing a batch.
-	maxInflight = 8192
+	// publisher is busy writing a batch. It is small because amqp091 walks every
+	// unconfirmed publish of the channel on each multiple-ack (ConfirmMultiple): with
+	// 8,192 that walk was a sixth of the gateway's CPU under load. 1,024 still carries
+	// ~100,000 dispatches/s at 10 ms of confirm latency.
+	maxInflight = 1024
 
 	dialTimeout      = 10 * time.Second
 	handshakeTimeout = 30 * time.Second // TCP connected -> TLS + AMQP open; amqp091 clears it once open
