@@ -93,7 +93,7 @@ func (c *sockConn) endBatch() error {
 // expire makes every pending and future read or write fail at once.
 func (c *sockConn) expire() {
 	c.expired.Store(true)
-	_ = c.Conn.SetDeadline(time.Unix(1, 0))
+	_ = c.SetDeadline(time.Unix(1, 0))
 }
 
 // failed returns the sticky write error, nil while the connection works.
@@ -123,7 +123,7 @@ func (c *sockConn) writeLocked(p []byte) error {
 			c.err = fmt.Errorf("write to rabbitmq: %w", net.ErrClosed)
 			return c.err
 		}
-		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.stall)); err != nil {
+		if err := c.SetWriteDeadline(time.Now().Add(c.stall)); err != nil {
 			c.err = fmt.Errorf("write to rabbitmq: %w", err)
 			return c.err
 		}
