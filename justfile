@@ -109,4 +109,4 @@ bench-e2e-throughput *ARGS:
 
 # The gateway's memory (VmRSS) per shard with SHARDS shards, zlib-stream and zstd-stream.
 bench-memory SHARDS="1000":
-    CORDIS_BENCH_SHARDS={{ SHARDS }} CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -count=1 -run '^TestMemoryPerShard$' -v -timeout 10m ./integration/
+    CORDIS_BENCH_SHARDS={{ SHARDS }} CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -count=1 -run '^(TestMemoryPerShard|TestMemoryFullBuffer)$' -v -timeout 15m ./integration/

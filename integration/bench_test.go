@@ -750,3 +750,80 @@ func headerInt(v any) (int, bool) {
 	}
 	return 0, false
 }
+
+// TestMemoryFullBuffer measures what a full dispatch buffer costs: the gateway (4
+// shards, zlib-stream) reaches RabbitMQ through a proxy that is then blocked, and
+// fakediscord's load mix flows until the buffer (broker.DefaultMaxBufferBytes of
+// bodies) is full and back-pressure holds the shards; VmRSS above the idle reading is
+// what holding it costs. It only logs; it runs with TestMemoryPerShard
+// (`just bench-memory`).
+func TestMemoryFullBuffer(t *testing.T) {
+	if os.Getenv("CORDIS_BENCH_SHARDS") == "" {
+		t.Skip("set CORDIS_BENCH_SHARDS to measure memory: just bench-memory")
+	}
+	requireServices(t)
+	bin := benchBinary(t)
+	const bound = 64 << 20 // broker.DefaultMaxBufferBytes
+	discord := fakediscord.New(fakediscord.Options{Token: testToken, Shards: benchShards, MaxConcurrency: 16})
+	if err := discord.Start(); err != nil {
+		t.Fatalf("start fakediscord: %v", err)
+	}
+	t.Cleanup(func() { _ = discord.Close() })
+	proxy := newFaultProxy(t, amqpHost(t))
+	addr := freeAddr(t)
+	gw := startBenchGateway(t, bin, "", map[string]string{
+		"CORDIS_AUTH":         "Bot " + testToken,
+		"CORDIS_AMQP_HOST":    amqpVia(t, proxy.addr()),
+		"CORDIS_DISCORD_API":  discord.APIURL(),
+		"CORDIS_WS_COMPRESS":  "zlib-stream",
+		"CORDIS_METRICS_ADDR": addr,
+	})
+	t.Cleanup(gw.stop)
+	shards := make([]int, benchShards)
+	for i := range shards {
+		shards[i] = i
+	}
+	gw.waitConnected(t, discord, memConnectTimeout, shards...)
+	run := &memRun{discord: discord, gw: gw, metrics: "http://" + addr + "/metrics"}
+	// Some traffic first, so that idle means "after traffic" as in production.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := discord.Load(ctx, fakediscord.LoadOptions{Count: 5000}); err != nil {
+		t.Fatalf("fakediscord load: %v", err)
+	}
+	run.waitPublished(ctx, t, 5000)
+	run.settle(t)
+	idle := run.read(t)
+	t.Logf("idle after traffic: %s", idle)
+
+	proxy.block()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		_, _ = discord.Load(loadCtx, fakediscord.LoadOptions{Duration: 2 * time.Minute})
+	}()
+	var buffered float64
+	for buffered < 0.97*bound {
+		vals, err := scrape(run.metrics, "cordis_gateway_buffered_bytes")
+		if err == nil {
+			buffered = vals[0]
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the buffer held %.1f MiB, never full (%d MiB)", buffered/(1<<20), bound>>20)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	stopLoad()
+	<-loadDone
+	run.settle(t)
+	full := run.read(t)
+	if vals, err := scrape(run.metrics, "cordis_gateway_buffered_bytes"); err == nil {
+		buffered = vals[0]
+	}
+	above := float64(full.rss - idle.rss)
+	t.Logf("full buffer: %s", full)
+	t.Logf("full buffer: %.1f MiB of bodies buffered (bound %d MiB); RSS above idle %.1f MiB = %.2fx the bodies, %.2fx the bound",
+		buffered/(1<<20), bound>>20, above/(1<<20), above/buffered, above/bound)
+}
