@@ -145,10 +145,17 @@ vendor-hash *ARGS:
 ci:
     bash .ci/run
 
-# End-to-end throughput (fakediscord -> gateway, no -race -> RabbitMQ -> consumer); e.g. `just bench-e2e -count 3`.
-bench-e2e *ARGS:
+# RUNS interleaved runs of EVENTS events, json and etf with zlib-stream; it rewrites PERFORMANCE.md
+# and the README's ratio lines and ends with `gateway/floor json+zlib: X`, `... etf+zlib: Y`.
+# The gateway against the floor (a bare amqp091 publish-with-confirms loop): CPU per event, side by side.
+bench-e2e RUNS="3" EVENTS="50000":
+    CORDIS_BENCH_E2E=1 CORDIS_BENCH_RUNS={{ RUNS }} CORDIS_BENCH_EVENTS={{ EVENTS }} CORDIS_BENCH_REPORT="$PWD/PERFORMANCE.md" CORDIS_BENCH_README="$PWD/README.md" CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -count=1 -run '^TestEndToEndAgainstTheFloor$' -v -timeout 30m ./integration/
+    @grep -E '^gateway/floor (json|etf)\+zlib: ' PERFORMANCE.md
+
+# End-to-end throughput as a Go benchmark (fakediscord -> gateway, no -race -> RabbitMQ -> consumer); e.g. `just bench-e2e-throughput -count 3`.
+bench-e2e-throughput *ARGS:
     CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -run '^$' -bench EndToEnd -benchtime 2000x {{ ARGS }} ./integration/
 
 # The gateway's memory (VmRSS) per shard with SHARDS shards, zlib-stream and zstd-stream.
 bench-memory SHARDS="1000":
-    CORDIS_BENCH_SHARDS={{ SHARDS }} CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -count=1 -run '^TestMemoryPerShard$' -v -timeout 10m ./integration/
+    CORDIS_BENCH_SHARDS={{ SHARDS }} CORDIS_TEST_AMQP_URL="${CORDIS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" CORDIS_TEST_REDIS_URL="${CORDIS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" go test -count=1 -run '^(TestMemoryPerShard|TestMemoryFullBuffer)$' -v -timeout 15m ./integration/

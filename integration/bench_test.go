@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -47,13 +48,8 @@ var benchLoadEvents = []string{
 	"MESSAGE_REACTION_ADD", "GUILD_CREATE",
 }
 
-// The benchmark's gateway runs shards benchShardBase..+benchShards-1, ids no
-// other test uses, so that its consumer can tell this gateway's deliveries
-// (header shard_id) from anything else published on the shared broker.
-const (
-	benchShardBase = 7000
-	benchShards    = 4
-)
+// benchShards is how many shards the benchmark's gateway runs.
+const benchShards = 4
 
 // BenchmarkEndToEndThroughput sends b.N dispatches of fakediscord's load
 // mix (as fast as the connections take them, round robin over 4 shards)
@@ -86,6 +82,10 @@ func BenchmarkEndToEndThroughput(b *testing.B) {
 // the runs (b.N = 1, then b.N = benchtime) of a sub-benchmark; b.Cleanup
 // would end them after the first run, so close is explicit.
 type e2eStack struct {
+	// The gateway runs shards base..base+benchShards-1, ids no test uses and picked at
+	// random, so that its consumer can tell this gateway's deliveries (header shard_id)
+	// from anything else published on the shared broker, another benchmark's included.
+	base    int
 	discord *fakediscord.Server
 	gw      *benchGateway
 	conn    *amqp.Connection
@@ -93,15 +93,16 @@ type e2eStack struct {
 	shards  []int
 }
 
-func (st *e2eStack) setup(b *testing.B, bin, enc, comp string) {
+func (st *e2eStack) setup(b testing.TB, bin, enc, comp string) {
 	b.Helper()
+	st.base = 7000 + 4*rand.IntN(2000)
 	for i := range benchShards {
-		st.shards = append(st.shards, benchShardBase+i)
+		st.shards = append(st.shards, st.base+i)
 	}
 	st.discord = fakediscord.New(fakediscord.Options{
 		Token:          testToken,
-		Shards:         benchShardBase + benchShards,
-		MaxConcurrency: 16, // shards 7000..7003 are in 4 buckets: they identify at once
+		Shards:         st.base + benchShards,
+		MaxConcurrency: 16, // the 4 shards are in 4 buckets: they identify at once
 	})
 	if err := st.discord.Start(); err != nil {
 		st.discord = nil
@@ -137,7 +138,7 @@ func (st *e2eStack) setup(b *testing.B, bin, enc, comp string) {
 		"CORDIS_AUTH":           "Bot " + testToken,
 		"CORDIS_AMQP_HOST":      env.amqpURL,
 		"CORDIS_DISCORD_API":    st.discord.APIURL(),
-		"CORDIS_STARTING_SHARD": itoa(benchShardBase),
+		"CORDIS_STARTING_SHARD": itoa(st.base),
 		"CORDIS_SHARD_COUNT":    itoa(benchShards),
 		"CORDIS_WS_ENCODING":    enc,
 		"CORDIS_WS_COMPRESS":    comp,
@@ -163,7 +164,7 @@ func (st *e2eStack) close() {
 // mine reports whether a delivery comes from this stack's gateway.
 func (st *e2eStack) mine(d amqp.Delivery) bool {
 	id, ok := headerInt(d.Headers["shard_id"])
-	return ok && id >= benchShardBase && id < benchShardBase+benchShards
+	return ok && id >= st.base && id < st.base+benchShards
 }
 
 type loadResult struct {
@@ -756,4 +757,81 @@ func headerInt(v any) (int, bool) {
 		return int(x), true
 	}
 	return 0, false
+}
+
+// TestMemoryFullBuffer measures what a full dispatch buffer costs: the gateway (4
+// shards, zlib-stream) reaches RabbitMQ through a proxy that is then blocked, and
+// fakediscord's load mix flows until the buffer (broker.DefaultMaxBufferBytes of
+// bodies) is full and back-pressure holds the shards; VmRSS above the idle reading is
+// what holding it costs. It only logs; it runs with TestMemoryPerShard
+// (`just bench-memory`).
+func TestMemoryFullBuffer(t *testing.T) {
+	if os.Getenv("CORDIS_BENCH_SHARDS") == "" {
+		t.Skip("set CORDIS_BENCH_SHARDS to measure memory: just bench-memory")
+	}
+	requireServices(t)
+	bin := benchBinary(t)
+	const bound = 64 << 20 // broker.DefaultMaxBufferBytes
+	discord := fakediscord.New(fakediscord.Options{Token: testToken, Shards: benchShards, MaxConcurrency: 16})
+	if err := discord.Start(); err != nil {
+		t.Fatalf("start fakediscord: %v", err)
+	}
+	t.Cleanup(func() { _ = discord.Close() })
+	proxy := newFaultProxy(t, amqpHost(t))
+	addr := freeAddr(t)
+	gw := startBenchGateway(t, bin, "", map[string]string{
+		"CORDIS_AUTH":         "Bot " + testToken,
+		"CORDIS_AMQP_HOST":    amqpVia(t, proxy.addr()),
+		"CORDIS_DISCORD_API":  discord.APIURL(),
+		"CORDIS_WS_COMPRESS":  "zlib-stream",
+		"CORDIS_METRICS_ADDR": addr,
+	})
+	t.Cleanup(gw.stop)
+	shards := make([]int, benchShards)
+	for i := range shards {
+		shards[i] = i
+	}
+	gw.waitConnected(t, discord, memConnectTimeout, shards...)
+	run := &memRun{discord: discord, gw: gw, metrics: "http://" + addr + "/metrics"}
+	// Some traffic first, so that idle means "after traffic" as in production.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := discord.Load(ctx, fakediscord.LoadOptions{Count: 5000}); err != nil {
+		t.Fatalf("fakediscord load: %v", err)
+	}
+	run.waitPublished(ctx, t, 5000)
+	run.settle(t)
+	idle := run.read(t)
+	t.Logf("idle after traffic: %s", idle)
+
+	proxy.block()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		_, _ = discord.Load(loadCtx, fakediscord.LoadOptions{Duration: 2 * time.Minute})
+	}()
+	var buffered float64
+	for buffered < 0.97*bound {
+		vals, err := scrape(run.metrics, "cordis_gateway_buffered_bytes")
+		if err == nil {
+			buffered = vals[0]
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the buffer held %.1f MiB, never full (%d MiB)", buffered/(1<<20), bound>>20)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	stopLoad()
+	<-loadDone
+	run.settle(t)
+	full := run.read(t)
+	if vals, err := scrape(run.metrics, "cordis_gateway_buffered_bytes"); err == nil {
+		buffered = vals[0]
+	}
+	above := float64(full.rss - idle.rss)
+	t.Logf("full buffer: %s", full)
+	t.Logf("full buffer: %.1f MiB of bodies buffered (bound %d MiB); RSS above idle %.1f MiB = %.2fx the bodies, %.2fx the bound",
+		buffered/(1<<20), bound>>20, above/(1<<20), above/buffered, above/bound)
 }

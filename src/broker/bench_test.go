@@ -3,8 +3,12 @@ package broker
 import (
 	"bytes"
 	"context"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // A 1.5 KB body: the size of a typical MESSAGE_CREATE.
@@ -54,4 +58,89 @@ func BenchmarkPublishCall(b *testing.B) {
 		tag = sendAll(o, tag)
 		o.confirm(tag, true)
 	}
+}
+
+// cpuTime is this process's user+system CPU time so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkPublishAgainstTheFloor compares, in CPU time per dispatch, Publish (with the
+// publisher goroutine, confirms and OnConfirm) with the floor: a bare, pipelined amqp091
+// publish-with-confirms loop, the least any Go program pays for one confirmed publish.
+// Run the two interleaved (-count) on a quiet machine; cpu-us/op is what to compare.
+func BenchmarkPublishAgainstTheFloor(b *testing.B) {
+	raw := testAMQPURL(b)
+	key := randomKey(b) // no queue bound: RabbitMQ confirms and drops
+	b.Run("broker", func(b *testing.B) {
+		confirmed := make(chan struct{}, 1)
+		var n atomic.Int64
+		var want atomic.Int64
+		want.Store(-1)
+		br, err := Connect(context.Background(), Options{URL: raw, ContentType: ContentTypeJSON,
+			OnConfirm: func(int, string, int64, time.Duration) {
+				if n.Add(1) == want.Load() {
+					confirmed <- struct{}{}
+				}
+			}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer br.Close(context.Background())
+		ctx := context.Background()
+		n.Store(0)
+		want.Store(int64(b.N))
+		cpu0 := cpuTime(b)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := br.Publish(ctx, i&3, int64(i), []byte(key), benchBody); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-confirmed
+		b.StopTimer()
+		b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
+	})
+	b.Run("floor", func(b *testing.B) {
+		conn, err := amqp.Dial(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ch.Confirm(false); err != nil {
+			b.Fatal(err)
+		}
+		const window = maxInflight
+		confirms := ch.NotifyPublish(make(chan amqp.Confirmation, window))
+		headers := amqp.Table{HeaderShardID: int32(1)}
+		ts := time.Now()
+		cpu0 := cpuTime(b)
+		b.ResetTimer()
+		inflight := 0
+		for i := 0; i < b.N; i++ {
+			for inflight >= window {
+				<-confirms
+				inflight--
+			}
+			if err := ch.Publish(ExchangeGateway, key, false, false, amqp.Publishing{
+				Headers: headers, ContentType: ContentTypeJSON, DeliveryMode: amqp.Transient, Timestamp: ts, Body: benchBody,
+			}); err != nil {
+				b.Fatal(err)
+			}
+			inflight++
+		}
+		for ; inflight > 0; inflight-- {
+			<-confirms
+		}
+		b.StopTimer()
+		b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
+	})
 }

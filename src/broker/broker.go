@@ -94,7 +94,7 @@ func (b *Broker) connect(ctx context.Context, bo *reconnectBackoff, waitFirst bo
 		b.mu.Lock()
 		consume := !b.consumeStopped
 		b.mu.Unlock()
-		s, err := openSession(ctx, &b.opts, consume, b.consumerTag)
+		s, err := openSession(ctx, &b.opts, consume, b.consumerTag, b.log)
 		if err == nil {
 			b.install(s)
 			return s, nil
@@ -157,8 +157,12 @@ func (b *Broker) run(s *session) {
 		msgs, bytes := b.out.stats()
 		b.log.Warn("rabbitmq connection lost; reconnecting",
 			"error", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
-		s.shutdown(time.Now().Add(closeTimeout))
 		lost := time.Now()
+		if errors.Is(err, errFrozen) {
+			s.shutdown(lost) // cut: a polite close would wait on the frozen socket
+		} else {
+			s.shutdown(lost.Add(closeTimeout))
+		}
 		// A session that lived a while earns an immediate reconnect. One that died at once
 		// (say, publishing is refused) keeps backing off, so a broken setup does not
 		// turn into a tight reconnect loop.

@@ -10,7 +10,13 @@
 //   - One publisher goroutine owns the publish channel (publisher.go): it writes pending
 //     dispatches in order, at most maxInflight unconfirmed at a time, and matches
 //     confirmations (delivered by amqp091 one tag at a time, in order) to them. Confirmed
-//     ones leave the outbox; nacked ones are published again.
+//     ones leave the outbox; nacked ones are published again. What it publishes in one
+//     go reaches the socket in one write (sock.go), not one per dispatch.
+//   - A frozen connection (RabbitMQ stops reading and answering, the socket stays open)
+//     is noticed within stallTimeout: a socket write that moves no byte fails, and a
+//     watchdog cuts the socket when nothing is confirmed while dispatches are in flight,
+//     unless RabbitMQ blocks publishers for a resource alarm. It is then cut, not closed
+//     politely, and replaced like any lost connection.
 //   - The connection manager (broker.go, session.go) owns the connection. On any loss of
 //     the connection or a channel it puts every unconfirmed dispatch back in front of the
 //     pending ones, reconnects with jittered capped backoff, redeclares the topology,

@@ -51,6 +51,8 @@ type Options struct {
 	// never be confirmed, and waiting for it would stall the shard's confirmed
 	// sequence. Same goroutine rules as OnConfirm.
 	OnDrop func(shardID int, event string, ref int64)
+
+	stall time.Duration // stallTimeout, shorter in tests
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -65,6 +67,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = o.MinBackoff
+	}
+	if o.stall <= 0 {
+		o.stall = stallTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

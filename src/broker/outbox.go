@@ -292,6 +292,13 @@ func (o *outbox) stats() (msgs, bytes int) {
 	return o.pending.len() + o.inflight.len(), o.used
 }
 
+// inflightLen is how many dispatches are published and not yet confirmed.
+func (o *outbox) inflightLen() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inflight.len()
+}
+
 func (o *outbox) buffered() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

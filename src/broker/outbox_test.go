@@ -437,3 +437,27 @@ func TestRoutingKeyLongerThanAMQPAllowsIsRefusedNotQueued(t *testing.T) {
 		t.Fatalf("255 bytes: %v", err)
 	}
 }
+
+func TestBufferPoolClassesWasteAtMostAQuarter(t *testing.T) {
+	prev := -1
+	for n := 1; n <= 1<<20; n += 1 + n/97 {
+		c, size, ok := classOf(n)
+		if !ok || size < n {
+			t.Fatalf("classOf(%d) = %d, %d, %v", n, c, size, ok)
+		}
+		if n > 1<<minClassShift && size > n+n/classSteps {
+			t.Fatalf("classOf(%d): a %d-byte buffer wastes more than 1/%d", n, size, classSteps)
+		}
+		if c < prev || c >= numClasses {
+			t.Fatalf("classOf(%d) = class %d after %d (of %d)", n, c, prev, numClasses)
+		}
+		prev = c
+		// A buffer of exactly size is of the same class (put finds its pool).
+		if c2, size2, _ := classOf(size); c2 != c || size2 != size {
+			t.Fatalf("classOf(%d) = %d/%d, classOf(%d) = %d/%d", n, c, size, size, c2, size2)
+		}
+	}
+	if c, size, ok := classOf(16 << 20); !ok || c != numClasses-1 || size != 16<<20 {
+		t.Fatalf("classOf(16 MiB) = %d, %d, %v: want the last class", c, size, ok)
+	}
+}
