@@ -20,7 +20,7 @@ const frozenDetectBound = 12 * time.Second
 // dispatches flow, fast enough to fill the socket's buffers or slowly. The gateway
 // notices within a few seconds, replaces the connection without waiting on the stuck
 // write, and every dispatch still reaches a consumer connected directly to the broker.
-func TestFrozenAMQPConnectionIsReplacedWithinSecondsAndLosesNothing(t *testing.T) {
+func TestFault_FrozenAMQPConnectionIsReplacedWithinSecondsAndLosesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		burst int           // dispatches sent back to back ...

@@ -114,7 +114,7 @@ func deepETFDispatch(depth int, seq byte) []byte {
 	return b.Bytes()
 }
 
-func TestIssue8_HostileFramesLoseNothingElseAndKeepMemoryBounded(t *testing.T) {
+func TestFault_HostileFramesLoseNothingElseAndKeepMemoryBounded(t *testing.T) {
 	cases := []struct {
 		name, encoding, compress string
 		send                     func(s *stack) error

@@ -18,7 +18,7 @@ import (
 // coalesced, the heartbeat reserve follows the interval, and the commands
 // wait for the window. The old code answered every op 1 and kept a fixed
 // reserve of 10, so it was closed with 4008.
-func TestIssue8_FloodOfOp1AndCommandsStaysWithinTheSendLimit(t *testing.T) {
+func TestFault_FloodOfOp1AndCommandsStaysWithinTheSendLimit(t *testing.T) {
 	s := newDiscord(t, fakediscord.Options{HeartbeatInterval: 4 * time.Second})
 	g := s.start(nil)
 	s.waitSessions(0)

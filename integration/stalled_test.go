@@ -38,7 +38,7 @@ func gatewayBotVia(t *testing.T, addr string, shards int) string {
 // shutdown: SIGTERM exits 0 well within 10 s, and the other shard's session
 // is saved in Redis. The old dial waited out its 30 s deadline, so the
 // 10 s hard stop exited 1 before sessions were saved.
-func TestIssue8_SIGTERMDuringAStalledHandshakeExits0AndSavesSessions(t *testing.T) {
+func TestFault_SIGTERMDuringAStalledHandshakeExits0AndSavesSessions(t *testing.T) {
 	bot := newTestBot()
 	rdb := redisClient(t, bot)
 	s := newBotDiscord(t, bot, fakediscord.Options{Shards: 2, MaxConcurrency: 16})
