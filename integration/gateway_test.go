@@ -23,6 +23,7 @@ type gatewayProc struct {
 
 	mu    sync.Mutex
 	lines []string         // stderr, line by line
+	out   []string         // stdout, line by line
 	logs  []map[string]any // stderr lines that are JSON log records
 	grow  chan struct{}
 }
@@ -32,22 +33,32 @@ type gatewayProc struct {
 const testToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.cordis-integration-secret-token"
 
 // startGateway runs the binary with the given CORDIS_* variables (on top
-// of a clean environment) and kills it when the test ends.
+// of a clean environment; CORDIS_DEBUG=true unless given) and kills it when
+// the test ends. The test then fails if the gateway's output (stdout and
+// stderr) shows its token in any form: see checkNoToken.
 func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
 	t.Helper()
-	cmd := exec.Command(env.binary)
+	cmd := exec.Command(gatewayBinary(t))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GORACE=halt_on_error=1"}
+	if _, ok := vars["CORDIS_DEBUG"]; !ok {
+		cmd.Env = append(cmd.Env, "CORDIS_DEBUG=true")
+	}
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.SysProcAttr = gatewaySysProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout = os.Stdout
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}
+	trackGateway(cmd.Process)
 	g := &gatewayProc{t: t, cmd: cmd, done: make(chan struct{}), grow: make(chan struct{})}
 	var readers sync.WaitGroup
 	readers.Go(func() {
@@ -57,17 +68,29 @@ func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
 			g.addLine(sc.Text())
 		}
 	})
+	readers.Go(func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			g.addStdout(sc.Text())
+		}
+	})
 	go func() {
 		readers.Wait()
 		_ = cmd.Wait()
 		g.exit = cmd.ProcessState.ExitCode()
+		untrackGateway(cmd.Process)
 		close(g.done)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-g.done
+		g.checkNoToken(tokenOf(vars))
 		if t.Failed() {
 			t.Logf("gateway stderr:\n%s", strings.Join(g.stderr(), "\n"))
+			if out := g.stdoutLines(); len(out) > 0 {
+				t.Logf("gateway stdout:\n%s", strings.Join(out, "\n"))
+			}
 		}
 	})
 	return g
