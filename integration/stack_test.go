@@ -34,6 +34,16 @@ func newDiscord(t *testing.T, opts fakediscord.Options) *stack {
 	return &stack{t: t, discord: srv}
 }
 
+// forTest is s with its failures reported on t: a subtest using a stack
+// its parent made calls s := s.forTest(t) first, so that a failed wait
+// fails the subtest (calling FailNow on the parent from a subtest panics
+// and skips the remaining subtests).
+func (s *stack) forTest(t *testing.T) *stack {
+	c := *s
+	c.t = t
+	return &c
+}
+
 // gatewayEnv is the environment of a gateway talking to this fakediscord
 // and the test RabbitMQ; extra overrides it.
 func (s *stack) gatewayEnv(extra map[string]string) map[string]string {
