@@ -13,9 +13,13 @@ import (
 	"github.com/cordis-gateway/cordis/fakediscord"
 )
 
+// httpClient bounds every request of these tests: a gateway that accepts
+// and never answers fails the test instead of hanging it.
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := httpClient.Get(url)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -64,5 +68,39 @@ func TestMetricsAndHealthEndpoints(t *testing.T) {
 		`cordis_gateway_buffered_bytes`,
 	} {
 		assert.Contains(t, body, want)
+	}
+}
+
+// DESIGN §8: /readyz answers 200 only when EVERY shard is ready. With
+// max_concurrency 1 the shards identify 5 s apart, so shard 0 is ready
+// long before shard 2 even identifies: /readyz must say 503 meanwhile.
+func TestReadyzWaitsForEveryShard(t *testing.T) {
+	s := newDiscord(t, fakediscord.Options{Shards: 3, MaxConcurrency: 1})
+	addr := freeAddr(t)
+	s.start(map[string]string{"CORDIS_METRICS_ADDR": addr})
+	base := "http://" + addr
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, metrics := httpGet(t, base+"/metrics")
+		if strings.Contains(metrics, `cordis_gateway_shard_state{shard_id="0",state="ready"} 1`) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "shard 0 never became ready")
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, body := httpGet(t, base+"/readyz")
+	require.Empty(t, identifiesOf(s.discord.Snapshot(), 2),
+		"shard 2 identified already: the test cannot tell 'any shard' from 'every shard'")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "/readyz with shard 0 ready and shard 2 not identified yet: %s", body)
+
+	s.waitSessions(0, 1, 2)
+	for {
+		code, _ = httpGet(t, base+"/readyz")
+		if code == http.StatusOK {
+			break
+		}
+		require.True(t, time.Now().Before(deadline.Add(30*time.Second)), "/readyz never became ready with every shard up (last status %d)", code)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
