@@ -33,7 +33,8 @@ type gatewayProc struct {
 const testToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.cordis-integration-secret-token"
 
 // startGateway runs the binary with the given CORDIS_* variables (on top
-// of a clean environment; CORDIS_DEBUG=true unless given) and kills it when
+// of a clean environment; CORDIS_DEBUG=true unless given: "" gives the
+// default level) and kills it when
 // the test ends. The test then fails if the gateway's output (stdout and
 // stderr) shows its token in any form: see checkNoToken.
 func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
