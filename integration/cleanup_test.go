@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -78,7 +79,7 @@ func deadRun(dir string) bool {
 	}
 	// Signal 0 checks existence; EPERM means it exists (someone else's).
 	err = syscall.Kill(pid, 0)
-	return err == syscall.ESRCH
+	return errors.Is(err, syscall.ESRCH)
 }
 
 // killProcessesFrom kills every process whose executable lies in dir (a
