@@ -34,25 +34,22 @@ const testToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.cordis-integration-secret-tok
 
 // startGateway runs the binary with the given CORDIS_* variables (on top
 // of a clean environment; CORDIS_DEBUG=true unless given: "" gives the
-// default level) and kills it when
-// the test ends. The test then fails if the gateway's output (stdout and
-// stderr) shows its token in any form: see checkNoToken.
+// default level) and kills it when the test ends. The test then fails if
+// the gateway's output (stdout and stderr) shows its token in any form:
+// see checkNoToken.
 func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
 	t.Helper()
+	vars = withDebug(vars)
+	g := &gatewayProc{t: t, done: make(chan struct{}), grow: make(chan struct{})}
+	stdout := newLineWriter(g.addStdout)
 	cmd := exec.Command(gatewayBinary(t))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GORACE=halt_on_error=1"}
-	if _, ok := vars["CORDIS_DEBUG"]; !ok {
-		cmd.Env = append(cmd.Env, "CORDIS_DEBUG=true")
-	}
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.SysProcAttr = gatewaySysProcAttr()
+	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +57,7 @@ func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
 		t.Fatalf("start gateway: %v", err)
 	}
 	trackGateway(cmd.Process)
-	g := &gatewayProc{t: t, cmd: cmd, done: make(chan struct{}), grow: make(chan struct{})}
+	g.cmd = cmd
 	var readers sync.WaitGroup
 	readers.Go(func() {
 		sc := bufio.NewScanner(stderr)
@@ -69,18 +66,12 @@ func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
 			g.addLine(sc.Text())
 		}
 	})
-	readers.Go(func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			g.addStdout(sc.Text())
-		}
-	})
 	go func() {
 		readers.Wait()
 		_ = cmd.Wait()
 		g.exit = cmd.ProcessState.ExitCode()
 		untrackGateway(cmd.Process)
+		stdout.flush()
 		close(g.done)
 	}()
 	t.Cleanup(func() {

@@ -57,3 +57,31 @@ func TestTokenOfReadsCORDISAUTH(t *testing.T) {
 		}
 	}
 }
+
+func TestLineWriterSplitsStdoutIntoLines(t *testing.T) {
+	var got []string
+	w := newLineWriter(func(l string) { got = append(got, l) })
+	for _, chunk := range []string{"a", "b\nc\n", "\nd"} {
+		_, _ = w.Write([]byte(chunk))
+	}
+	w.flush()
+	if fmt.Sprint(got) != fmt.Sprint([]string{"ab", "c", "", "d"}) {
+		t.Errorf("lines %q", got)
+	}
+}
+
+func TestEveryGatewayLogsAtDebugUnlessTheTestSetsTheLevel(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{nil, "true"},
+		{map[string]string{"CORDIS_AUTH": "x"}, "true"},
+		{map[string]string{"CORDIS_DEBUG": ""}, ""},
+		{map[string]string{"CORDIS_DEBUG": "false"}, "false"},
+	} {
+		if got := withDebug(tc.vars)["CORDIS_DEBUG"]; got != tc.want {
+			t.Errorf("withDebug(%v): CORDIS_DEBUG=%q, want %q", tc.vars, got, tc.want)
+		}
+	}
+}

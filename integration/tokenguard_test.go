@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The token guard: every gateway a test starts runs at debug level and,
@@ -128,6 +129,52 @@ func maskToken(line, token string) string {
 		line = strings.ReplaceAll(line, p, "[TOKEN]")
 	}
 	return line
+}
+
+// withDebug is vars with CORDIS_DEBUG=true added unless it is set (to ""
+// for the default level): the guard sees what debug records would print.
+func withDebug(vars map[string]string) map[string]string {
+	if _, ok := vars["CORDIS_DEBUG"]; ok {
+		return vars
+	}
+	out := map[string]string{"CORDIS_DEBUG": "true"}
+	for k, v := range vars {
+		out[k] = v
+	}
+	return out
+}
+
+// lineWriter is an io.Writer (a gateway's stdout) that hands each
+// complete line to line; flush hands over the rest.
+type lineWriter struct {
+	mu      sync.Mutex
+	line    func(string)
+	partial []byte
+}
+
+func newLineWriter(line func(string)) *lineWriter { return &lineWriter{line: line} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.line(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+	}
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.line(string(w.partial))
+		w.partial = nil
+	}
 }
 
 func (g *gatewayProc) addStdout(line string) {
