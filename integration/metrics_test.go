@@ -72,10 +72,12 @@ func TestMetricsAndHealthEndpoints(t *testing.T) {
 }
 
 // DESIGN §8: /readyz answers 200 only when EVERY shard is ready. With
-// max_concurrency 1 the shards identify 5 s apart, so shard 0 is ready
-// long before shard 2 even identifies: /readyz must say 503 meanwhile.
+// max_concurrency 1 the shards identify 5 s apart, so the first one is
+// ready long before the last even identifies: /readyz must say 503
+// meanwhile.
 func TestReadyzWaitsForEveryShard(t *testing.T) {
-	s := newDiscord(t, fakediscord.Options{Shards: 3, MaxConcurrency: 1})
+	const shards = 3
+	s := newDiscord(t, fakediscord.Options{Shards: shards, MaxConcurrency: 1})
 	addr := freeAddr(t)
 	s.start(map[string]string{"CORDIS_METRICS_ADDR": addr})
 	base := "http://" + addr
@@ -83,16 +85,18 @@ func TestReadyzWaitsForEveryShard(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, metrics := httpGet(t, base+"/metrics")
-		if strings.Contains(metrics, `cordis_gateway_shard_state{shard_id="0",state="ready"} 1`) {
+		if strings.Contains(metrics, `,state="ready"} 1`) {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "shard 0 never became ready")
+		require.True(t, time.Now().Before(deadline), "no shard ever became ready")
 		time.Sleep(20 * time.Millisecond)
 	}
 	code, body := httpGet(t, base+"/readyz")
-	require.Empty(t, identifiesOf(s.discord.Snapshot(), 2),
-		"shard 2 identified already: the test cannot tell 'any shard' from 'every shard'")
-	assert.Equal(t, http.StatusServiceUnavailable, code, "/readyz with shard 0 ready and shard 2 not identified yet: %s", body)
+	identified := len(s.discord.Snapshot().AcceptedIdentifies())
+	require.Less(t, identified, shards,
+		"every shard identified already: the test cannot tell 'any shard' from 'every shard'")
+	assert.Equal(t, http.StatusServiceUnavailable, code,
+		"/readyz with a shard ready and %d of %d identified: %s", identified, shards, body)
 
 	s.waitSessions(0, 1, 2)
 	for {
