@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +21,7 @@ type gatewayProc struct {
 
 	mu    sync.Mutex
 	lines []string         // stderr, line by line
+	out   []string         // stdout, line by line
 	logs  []map[string]any // stderr lines that are JSON log records
 	grow  chan struct{}
 }
@@ -31,24 +31,45 @@ type gatewayProc struct {
 const testToken = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.cordis-integration-secret-token"
 
 // startGateway runs the gateway under test with the given CORDIS_*
-// variables (on top of a clean environment) and kills it when the test ends.
+// variables (on top of a clean environment; CORDIS_DEBUG=true unless
+// given: "" gives the default level) and kills it when the test ends. The
+// test then fails if the gateway's output (stdout and stderr) shows its
+// token in any form: see checkNoToken.
 func startGateway(t *testing.T, vars map[string]string) *gatewayProc {
 	t.Helper()
+	bin := ""
+	if env.image == "" {
+		bin = gatewayBinary(t)
+	}
+	return startGatewayFrom(t, bin, vars)
+}
+
+// startGatewayFrom is startGateway with the binary to run (ignored in image
+// mode), e.g. one built without -race for memory readings.
+func startGatewayFrom(t *testing.T, bin string, vars map[string]string) *gatewayProc {
+	t.Helper()
+	vars = withDebug(vars)
 	g := &gatewayProc{t: t, done: make(chan struct{}), grow: make(chan struct{})}
-	run, err := launchGateway(t, env.binary, vars, os.Stdout, g.addLine)
+	stdout := newLineWriter(g.addStdout)
+	run, err := launchGateway(t, bin, vars, stdout, g.addLine)
 	if err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}
 	g.run = run
 	go func() {
 		g.exit = run.wait()
+		stdout.flush()
 		close(g.done)
 	}()
 	t.Cleanup(func() {
 		_ = run.signal(syscall.SIGKILL)
 		<-g.done
+		g.checkNoToken(tokenOf(vars))
 		if t.Failed() {
 			t.Logf("gateway stderr:\n%s", strings.Join(g.stderr(), "\n"))
+			if out := g.stdoutLines(); len(out) > 0 {
+				t.Logf("gateway stdout:\n%s", strings.Join(out, "\n"))
+			}
 		}
 	})
 	return g

@@ -3,13 +3,7 @@ package integration
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,62 +29,16 @@ const hostileRSSBound = 200 << 20
 // memory handed back to the OS.
 const hostileRSSReturn = 48 << 20
 
-// plainBinary builds the gateway without -race, once: the race detector's
-// shadow memory multiplies RSS and is never handed back, so memory bounds
-// are measured on the binary users run.
-var plainBinary = sync.OnceValues(func() (string, error) {
-	dir := filepath.Dir(env.binary) // removed when the suite ends
-	if env.binary == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "cordis-plain-"); err != nil {
-			return "", err
-		}
-	}
-	bin := filepath.Join(dir, "cordis-gateway-plain")
-	out, err := exec.Command("go", "build", "-o", bin, "../src/cmd/cordis-gateway").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("build: %w: %s", err, out)
-	}
-	return bin, nil
-})
-
-// startPlain runs the plain binary like s.start runs the race one and
-// returns its pid. The integration tests run one at a time, so env.binary
-// can be swapped. When the gateway does not run from that binary (it runs
-// as a container image), the test is skipped: /proc cannot see it.
+// startPlain runs the gateway built without -race (benchBinary): the race
+// detector's shadow memory multiplies RSS and is never handed back, so
+// memory bounds are measured on the binary users run. It returns its pid
+// for /proc readings, which an image's container does not offer.
 func (s *stack) startPlain(extra map[string]string) (*gatewayProc, int) {
 	s.t.Helper()
-	bin, err := plainBinary()
-	if err != nil {
-		s.t.Fatalf("build the gateway without -race: %v", err)
-	}
-	raceBin := env.binary
-	env.binary = bin
-	g := s.start(extra)
-	env.binary = raceBin
-	pid, ok := pidOf(bin)
-	if !ok {
-		s.t.Skip("the gateway does not run from the plain binary here (image mode?): no /proc readings")
-	}
+	skipInImageMode(s.t, "it reads the gateway's memory from /proc/<pid>, which a container's process does not have on the test's host")
+	g := startGatewayFrom(s.t, benchBinary(s.t), s.gatewayEnv(extra))
+	pid, _ := g.run.pid()
 	return g, pid
-}
-
-// pidOf finds the one running process of the executable bin.
-func pidOf(bin string) (int, bool) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, false
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == bin {
-			return pid, true
-		}
-	}
-	return 0, false
 }
 
 // deepETFDispatch is an op 0 payload in ETF whose d nests depth lists.

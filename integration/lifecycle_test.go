@@ -95,6 +95,7 @@ func TestItem7_ResumableEndsResumeOnTheResumeURL(t *testing.T) {
 
 	for shard, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			s := s.forTest(t)
 			old := s.currentConn(shard)
 			tc.trigger(s, shard)
 			closed := s.waitClosed(old.ID, 10*time.Second)
@@ -142,6 +143,7 @@ func TestItem7_EndedSessionsIdentifyAgainOnTheMainURL(t *testing.T) {
 
 	for shard, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			s := s.forTest(t)
 			first := identifiesOf(s.discord.Snapshot(), shard)[0]
 			if tc.op9 {
 				// Let the bucket's 5 s pass, so only the 1-5 s wait after

@@ -12,8 +12,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,7 +22,8 @@ import (
 var env struct {
 	amqpURL  string // a broker the gateway can reach
 	redisURL string // redis://host:port (no DB: tests pick their own)
-	binary   string // path of the built cordis-gateway (empty in image mode)
+	dir      string // this run's temporary directory
+	binary   string // path of cordis-gateway, built on first use: gatewayBinary (unused in image mode)
 	image    string // CORDIS_TEST_GATEWAY_IMAGE: the gateway is this image instead
 	skip     string // non-empty: why tests must skip
 }
@@ -35,12 +36,25 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	dir, err := os.MkdirTemp("", "cordis-integration-")
+	sweepDeadRuns()
+	dir, err := newRunDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		return 1
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
+	env.dir, env.binary = dir, filepath.Join(dir, "cordis-gateway")
+	var (
+		once     sync.Once
+		stopSvcs = func() {}
+	)
+	cleanup := func() {
+		once.Do(func() {
+			killGateways()
+			stopSvcs()
+			_ = os.RemoveAll(dir)
+		})
+	}
+	defer cleanup()
 
 	svc, err := startServices(ctx)
 	if err != nil {
@@ -50,7 +64,7 @@ func runMain(m *testing.M) int {
 		}
 		env.skip = fmt.Sprintf("no RabbitMQ/Redis for the integration suite (%v); set CORDIS_TEST_AMQP_URL and CORDIS_TEST_REDIS_URL, or run Docker for testcontainers", err)
 	} else {
-		defer svc.stop()
+		stopSvcs = svc.stop
 		env.amqpURL, env.redisURL = svc.amqpURL, svc.redisURL
 		if err := waitForAMQP(ctx, env.amqpURL); err != nil {
 			fmt.Fprintln(os.Stderr, "integration:", err)
@@ -63,15 +77,8 @@ func runMain(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "integration: CORDIS_TEST_GATEWAY_IMAGE:", err)
 			return 1
 		}
-		return m.Run() // nothing to build: the image is the gateway under test
 	}
-	env.binary = filepath.Join(dir, "cordis-gateway")
-	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", env.binary, "../src/cmd/cordis-gateway")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: build cordis-gateway:", err)
-		return 1
-	}
+	defer cleanupBeforeTimeout(cleanup)()
 	return m.Run()
 }
 

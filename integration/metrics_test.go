@@ -13,9 +13,13 @@ import (
 	"github.com/cordis-gateway/cordis/fakediscord"
 )
 
+// httpClient bounds every request of these tests: a gateway that accepts
+// and never answers fails the test instead of hanging it.
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := httpClient.Get(url)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -64,5 +68,43 @@ func TestMetricsAndHealthEndpoints(t *testing.T) {
 		`cordis_gateway_buffered_bytes`,
 	} {
 		assert.Contains(t, body, want)
+	}
+}
+
+// DESIGN §8: /readyz answers 200 only when EVERY shard is ready. With
+// max_concurrency 1 the shards identify 5 s apart, so the first one is
+// ready long before the last even identifies: /readyz must say 503
+// meanwhile.
+func TestReadyzWaitsForEveryShard(t *testing.T) {
+	const shards = 3
+	s := newDiscord(t, fakediscord.Options{Shards: shards, MaxConcurrency: 1})
+	addr := freeAddr(t)
+	s.start(map[string]string{"CORDIS_METRICS_ADDR": addr})
+	base := "http://" + addr
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, metrics := httpGet(t, base+"/metrics")
+		if strings.Contains(metrics, `,state="ready"} 1`) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no shard ever became ready")
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, body := httpGet(t, base+"/readyz")
+	identified := len(s.discord.Snapshot().AcceptedIdentifies())
+	require.Less(t, identified, shards,
+		"every shard identified already: the test cannot tell 'any shard' from 'every shard'")
+	assert.Equal(t, http.StatusServiceUnavailable, code,
+		"/readyz with a shard ready and %d of %d identified: %s", identified, shards, body)
+
+	s.waitSessions(0, 1, 2)
+	for {
+		code, _ = httpGet(t, base+"/readyz")
+		if code == http.StatusOK {
+			break
+		}
+		require.True(t, time.Now().Before(deadline.Add(30*time.Second)), "/readyz never became ready with every shard up (last status %d)", code)
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -170,6 +170,13 @@ func (p *faultProxy) accept() {
 
 func (p *faultProxy) track(down, up net.Conn) {
 	p.mu.Lock()
+	if p.blocked {
+		// block() came while this connection was being dialed upstream:
+		// its cut missed it, so it is refused here.
+		p.mu.Unlock()
+		_, _ = down.Close(), up.Close()
+		return
+	}
 	p.conns[down], p.conns[up] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	p.wg.Add(2)

@@ -15,12 +15,12 @@ import (
 	"github.com/cordis-gateway/cordis/fakediscord"
 )
 
-// Issue 5: with Redis, a gateway stopped with SIGTERM and started again
+// DESIGN §6: with Redis, a gateway stopped with SIGTERM and started again
 // RESUMEs its shards' sessions (no IDENTIFY) and publishes every event
 // dispatched while it was down, with the bytes Discord sent. The stored
 // sessions have the documented fields and a TTL, and no key or value holds
 // the token.
-func TestIssue5_RestartWithRedisResumesAndReplaysMissedEvents(t *testing.T) {
+func TestRestart_WithRedisResumesTheStoredSessionAndReplaysMissedEvents(t *testing.T) {
 	const shards = 2
 	bot := newTestBot()
 	rdb := redisClient(t, bot)
@@ -133,12 +133,12 @@ func assertNoTokenInRedis(ctx context.Context, t *testing.T, rdb *redis.Client, 
 	assert.Empty(t, leaked, "keys holding the token")
 }
 
-// Issue 5 with DESIGN §3: a restart never resumes past an event RabbitMQ did
+// DESIGN §3 and §6: a restart never resumes past an event RabbitMQ did
 // not confirm. RabbitMQ goes away, events keep arriving (the gateway buffers
 // them, unconfirmed), the gateway is stopped and its confirm wait runs out;
 // the stored seq is the last confirmed one, so the next start resumes from
 // there and every buffered event is published after all.
-func TestIssue5_RestartResumesFromTheLastConfirmedEvent(t *testing.T) {
+func TestRestart_ResumesFromTheLastConfirmedEvent(t *testing.T) {
 	bot := newTestBot()
 	redisClient(t, bot) // cleans the bot's keys afterwards
 	s := newBotDiscord(t, bot, fakediscord.Options{})

@@ -51,6 +51,7 @@ func startProcessRunner(bin string, vars map[string]string, stdout io.Writer, st
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdout = stdout
+	cmd.SysProcAttr = gatewaySysProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -58,6 +59,7 @@ func startProcessRunner(bin string, vars map[string]string, stdout io.Writer, st
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	trackGateway(cmd.Process)
 	r := &processRunner{cmd: cmd}
 	r.readers.Go(func() { scanLines(stderr, stderrLine) })
 	return r, nil
@@ -68,6 +70,7 @@ func (r *processRunner) signal(sig syscall.Signal) error { return r.cmd.Process.
 func (r *processRunner) wait() int {
 	r.readers.Wait() // Wait closes the pipe: read it to the end first
 	_ = r.cmd.Wait()
+	untrackGateway(r.cmd.Process)
 	return r.cmd.ProcessState.ExitCode()
 }
 

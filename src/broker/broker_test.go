@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,21 +21,82 @@ import (
 
 func connectTest(t *testing.T, opts Options) *Broker {
 	t.Helper()
+	if why := brokenBroker.Load(); why != nil {
+		t.Fatalf("not connecting: %s", *why)
+	}
 	if opts.ContentType == "" {
 		opts.ContentType = ContentTypeJSON
 	}
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)
 	}
+	attempts := &lastAttempt{inner: opts.Logger.Handler(), mu: &sync.Mutex{}, last: new(string)}
+	opts.Logger = slog.New(attempts)
 	if opts.MinBackoff == 0 {
 		opts.MinBackoff, opts.MaxBackoff = 20*time.Millisecond, 200*time.Millisecond
 	}
-	b, err := Connect(testContext(t, 20*time.Second), opts)
+	b, err := Connect(testContext(t, connectLimit), opts)
 	if err != nil {
-		t.Fatalf("Connect: %v", err)
+		why := fmt.Sprintf("Connect did not come up within %v (dial, open a channel, declare the exchanges): %v; last attempt: %s",
+			connectLimit, err, attempts.err())
+		if opts.URL == testAMQPURL(t) {
+			// The real broker, no fault in between: every later test would
+			// wait as long for the same failure.
+			msg := t.Name() + ": " + why
+			brokenBroker.CompareAndSwap(nil, &msg)
+		}
+		t.Fatal(why)
 	}
 	t.Cleanup(func() { _ = b.Close(testContext(t, 10*time.Second)) })
 	return b
+}
+
+// connectLimit bounds connectTest; the first failure against the real
+// broker makes every later connectTest fail at once (brokenBroker).
+const connectLimit = 20 * time.Second
+
+var brokenBroker atomic.Pointer[string]
+
+// lastAttempt passes records on and keeps the error of the latest one
+// that has an "error" attribute (a failed connection attempt).
+type lastAttempt struct {
+	inner slog.Handler
+	mu    *sync.Mutex
+	last  *string
+}
+
+func (h *lastAttempt) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *lastAttempt) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" {
+			h.mu.Lock()
+			*h.last = r.Message + ": " + a.Value.String()
+			h.mu.Unlock()
+		}
+		return true
+	})
+	if !h.inner.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.inner.Handle(ctx, r)
+}
+
+func (h *lastAttempt) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &lastAttempt{inner: h.inner.WithAttrs(attrs), mu: h.mu, last: h.last}
+}
+
+func (h *lastAttempt) WithGroup(name string) slog.Handler {
+	return &lastAttempt{inner: h.inner.WithGroup(name), mu: h.mu, last: h.last}
+}
+
+func (h *lastAttempt) err() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if *h.last == "" {
+		return "none logged"
+	}
+	return *h.last
 }
 
 func TestPublishReachesQueueBoundOnRoutingKeyByteForByte(t *testing.T) {

@@ -13,6 +13,7 @@ type Fake struct {
 	now     time.Time
 	timers  []*fakeTimer
 	changed chan struct{} // closed and replaced whenever the set of timers changes
+	limit   time.Duration // BlockLimit when 0; shorter in this package's tests
 }
 
 // NewFake returns a fake clock starting at start.
@@ -68,25 +69,67 @@ func (f *Fake) Pending() int {
 	return len(f.timers)
 }
 
+// BlockLimit bounds BlockUntil and BlockUntilTimer in wall-clock time: code
+// that never arms the awaited timer makes them panic, naming the wait and
+// the timers armed, instead of hanging the test until go test's timeout.
+// Tests that want a failure of their own use AwaitTimer.
+const BlockLimit = time.Minute
+
 // BlockUntil waits until at least n timers are armed, so a test can advance
-// time only once the code under test is really waiting.
+// time only once the code under test is really waiting. It panics after
+// BlockLimit.
 func (f *Fake) BlockUntil(n int) {
+	if err := f.awaitTimers(n, time.After(f.blockLimit())); err != nil {
+		panic("clock.Fake.BlockUntil: " + err.Error())
+	}
+}
+
+// AwaitTimers is BlockUntil that gives up (with an error naming the timers
+// armed) when giveUp delivers.
+func (f *Fake) AwaitTimers(n int, giveUp <-chan time.Time) error {
+	return f.awaitTimers(n, giveUp)
+}
+
+func (f *Fake) awaitTimers(n int, giveUp <-chan time.Time) error {
 	for {
 		f.mu.Lock()
 		if len(f.timers) >= n {
 			f.mu.Unlock()
-			return
+			return nil
 		}
+		waits := f.waitsLocked()
 		ch := f.changed
 		f.mu.Unlock()
-		<-ch
+		select {
+		case <-ch:
+		case <-giveUp:
+			return fmt.Errorf("%d timers never armed; armed: %v", n, waits)
+		}
 	}
 }
 
 // BlockUntilTimer waits until a timer due exactly d from now is armed:
 // tests advance time only once the code under test waits for that long.
+// It panics after BlockLimit.
 func (f *Fake) BlockUntilTimer(d time.Duration) {
-	_ = f.AwaitTimer(d, nil)
+	if err := f.AwaitTimer(d, time.After(f.blockLimit())); err != nil {
+		panic("clock.Fake.BlockUntilTimer: " + err.Error())
+	}
+}
+
+func (f *Fake) blockLimit() time.Duration {
+	if f.limit > 0 {
+		return f.limit
+	}
+	return BlockLimit
+}
+
+func (f *Fake) waitsLocked() []time.Duration {
+	waits := make([]time.Duration, 0, len(f.timers))
+	for _, t := range f.timers {
+		waits = append(waits, t.when.Sub(f.now))
+	}
+	return waits
 }
 
 // AwaitTimer is BlockUntilTimer that gives up when giveUp delivers (a

@@ -86,3 +86,32 @@ func TestSleepEndsWithContextOrClock(t *testing.T) {
 	assert.ErrorIs(t, <-errs, context.Canceled)
 	assert.NoError(t, Sleep(context.Background(), Real(), 0))
 }
+
+// A wait for a timer that is never armed fails (naming the wait and what
+// is armed) instead of hanging the test.
+func TestFakeBlockingWaitsHaveADeadline(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	f.limit = 20 * time.Millisecond
+	f.NewTimer(3 * time.Second)
+	for name, wait := range map[string]func(){
+		"BlockUntilTimer": func() { f.BlockUntilTimer(time.Second) },
+		"BlockUntil":      func() { f.BlockUntil(2) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan any)
+			go func() {
+				defer func() { done <- recover() }()
+				wait()
+			}()
+			select {
+			case r := <-done:
+				assert.Contains(t, r, "clock.Fake."+name)
+				assert.Contains(t, r, "armed: [3s]")
+			case <-time.After(5 * time.Second):
+				t.Fatal("still waiting after 5 s")
+			}
+		})
+	}
+	assert.Error(t, f.AwaitTimers(2, time.After(10*time.Millisecond)))
+	assert.NoError(t, f.AwaitTimers(1, time.After(10*time.Millisecond)))
+}

@@ -2,23 +2,7 @@
 // (DESIGN.md §2). Every problem is reported before any connection is made.
 package config
 
-import (
-	"log/slog"
-	"time"
-)
-
-// Secret is a string that never prints: fmt, %v, %#v and slog all show a
-// placeholder, so the bot token cannot leak through a log line or an error.
-type Secret string
-
-// Reveal returns the secret itself, for the two places that send it
-// (the Authorization header and IDENTIFY/RESUME).
-func (s Secret) Reveal() string { return string(s) }
-
-func (Secret) String() string               { return "[redacted]" }
-func (Secret) GoString() string             { return "[redacted]" }
-func (Secret) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+import "time"
 
 // Config is the validated configuration. Zero ShardCount/TotalShardCount
 // mean "not set": they are resolved with Resolve once Discord's recommended

@@ -29,7 +29,7 @@ func TestLoadDefaultsWhenOnlyRequiredAreSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Token:            testToken,
+		Token:            NewSecret(testToken),
 		AMQPURL:          "amqp://guest:guest@rabbit:5672/",
 		Compress:         "zlib-stream",
 		Encoding:         "etf",

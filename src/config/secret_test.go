@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"encoding/gob"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -40,6 +42,59 @@ func TestTokenNeverInConfigOutput(t *testing.T) {
 		if strings.Contains(out, testToken) || strings.Contains(out, "s3cr3t") {
 			t.Errorf("%s shows the token: %s", name, out)
 		}
+	}
+}
+
+// The Secret type hides itself in every container and through every
+// printer, not only at the top level: a struct, map or slice holding the
+// token, any fmt verb, JSON, text, gob and slog.
+func TestSecretHidesItselfInsideAnyValue(t *testing.T) {
+	s := NewSecret(testToken)
+	type payload struct {
+		Token   Secret
+		Ptr     *Secret
+		Session string
+		hidden  Secret // fmt prints unexported fields without their methods
+	}
+	p := payload{Token: s, Ptr: &s, Session: "abc", hidden: s}
+	values := map[string]any{
+		"secret":         s,
+		"pointer":        &s,
+		"struct":         p,
+		"struct pointer": &p,
+		"map":            map[string]Secret{"token": s},
+		"map key":        map[Secret]int{s: 1},
+		"slice":          []Secret{s, s},
+		"any slice":      []any{s, p},
+		"nested":         map[string]any{"d": map[string]any{"token": s}},
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %v", "%10.3s"}
+	for name, v := range values {
+		var outs []string
+		for _, verb := range verbs {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("%s: json: %v", name, err)
+		}
+		outs = append(outs, string(j))
+		var gobBuf bytes.Buffer
+		if err := gob.NewEncoder(&gobBuf).Encode(v); err == nil {
+			outs = append(outs, gobBuf.String())
+		}
+		var logged bytes.Buffer
+		slog.New(slog.NewJSONHandler(&logged, nil)).Info("m", "v", v)
+		slog.New(slog.NewTextHandler(&logged, nil)).Info("m", "v", v)
+		outs = append(outs, logged.String())
+		for _, out := range outs {
+			if strings.Contains(out, "s3cr3t") || strings.Contains(out, hex.EncodeToString([]byte("s3cr3t"))) {
+				t.Errorf("%s shows the token: %s", name, out)
+			}
+		}
+	}
+	if s.Reveal() != testToken {
+		t.Errorf("Reveal() = %q", s.Reveal())
 	}
 }
 

@@ -10,15 +10,15 @@ func (l *loader) token() Secret {
 	v, ok := l.get(varAuth)
 	if !ok {
 		l.fail(varAuth, "", acceptedToken)
-		return ""
+		return Secret{}
 	}
 	t := stripBot(v)
 	l.secret = t
 	if !validToken(t) {
 		l.fail(varAuth, "[redacted]", acceptedToken)
-		return ""
+		return Secret{}
 	}
-	return Secret(t)
+	return NewSecret(t)
 }
 
 // stripBot removes the "Bot " prefix operators often copy along with the

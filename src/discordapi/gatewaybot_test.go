@@ -16,8 +16,9 @@ import (
 	"github.com/cordis-gateway/cordis/src/config"
 )
 
+var token = config.NewSecret("MTIzNDU2.GAbCdE.s3cr3t-t0k3n")
+
 const (
-	token   = config.Secret("MTIzNDU2.GAbCdE.s3cr3t-t0k3n")
 	okBody  = `{"url":"wss://gateway.discord.gg","shards":9,"session_start_limit":{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":16}}`
 	version = "1.2.3"
 )

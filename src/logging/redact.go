@@ -2,6 +2,7 @@ package logging
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,28 +11,30 @@ import (
 // Redacted replaces a secret wherever Redact finds it.
 const Redacted = "[redacted]"
 
-// Redact wraps h so that no occurrence of any non-empty secret reaches it:
-// the message, string values, errors and Stringers (in groups too, and in
-// attributes added with With) have the secret replaced by [redacted].
-// It is a last line of defence, for a token echoed back inside an error
-// from a library; the token's own type already never prints.
-// Other kinds of values (structs marshalled as JSON) are not inspected.
+// Redact wraps h so that no form of any non-empty secret (see Forms)
+// reaches it: in the message, and in attribute values of every kind (in
+// groups too, and in attributes added with With). Strings are scrubbed in
+// place. Any other value (a struct such as an IDENTIFY payload, a map, a
+// slice, []byte, an error, a Stringer) is rendered the ways a handler can
+// print it (JSON, %+v, %#v, Error, String); if any rendering holds a
+// secret, the value is replaced by its scrubbed JSON (or text) rendering.
+// It is the last line of defence: the token's own type never prints.
 func Redact(h slog.Handler, secrets ...string) slog.Handler {
-	var keep []string
+	var forms []string
 	for _, s := range secrets {
 		if s != "" {
-			keep = append(keep, s)
+			forms = append(forms, Forms(s)...)
 		}
 	}
-	if len(keep) == 0 {
+	if len(forms) == 0 {
 		return h
 	}
-	return &redactHandler{inner: h, secrets: keep}
+	return &redactHandler{inner: h, forms: forms}
 }
 
 type redactHandler struct {
-	inner   slog.Handler
-	secrets []string
+	inner slog.Handler
+	forms []string // longest first
 }
 
 func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -52,49 +55,84 @@ func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for i, a := range attrs {
 		clean[i] = h.attr(a)
 	}
-	return &redactHandler{inner: h.inner.WithAttrs(clean), secrets: h.secrets}
+	return &redactHandler{inner: h.inner.WithAttrs(clean), forms: h.forms}
 }
 
 func (h *redactHandler) WithGroup(name string) slog.Handler {
-	return &redactHandler{inner: h.inner.WithGroup(name), secrets: h.secrets}
+	return &redactHandler{inner: h.inner.WithGroup(h.scrub(name)), forms: h.forms}
 }
 
 // attr returns a with every secret masked; values without one are passed
-// on untouched (errors stay errors).
+// on untouched (errors stay errors, structs stay structs).
 func (h *redactHandler) attr(a slog.Attr) slog.Attr {
+	key := h.scrub(a.Key)
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		if s := v.String(); h.has(s) {
-			return slog.String(a.Key, h.scrub(s))
-		}
+		return slog.String(key, h.scrub(v.String()))
 	case slog.KindGroup:
 		group := v.Group()
 		clean := make([]slog.Attr, len(group))
 		for i, g := range group {
 			clean[i] = h.attr(g)
 		}
-		return slog.Attr{Key: a.Key, Value: slog.GroupValue(clean...)}
+		return slog.Attr{Key: key, Value: slog.GroupValue(clean...)}
 	case slog.KindAny:
-		var s string
-		switch x := v.Any().(type) {
-		case error:
-			s = x.Error()
-		case fmt.Stringer:
-			s = x.String()
-		default:
-			return slog.Attr{Key: a.Key, Value: v}
-		}
-		if h.has(s) {
-			return slog.String(a.Key, h.scrub(s))
+		if x := v.Any(); x != nil {
+			if clean, leaked := h.value(x); leaked {
+				return slog.Attr{Key: key, Value: clean}
+			}
 		}
 	}
-	return slog.Attr{Key: a.Key, Value: v}
+	return slog.Attr{Key: key, Value: v}
+}
+
+// value renders x every way a handler may print it and, if one rendering
+// holds a secret, returns the scrubbed rendering to log instead.
+func (h *redactHandler) value(x any) (slog.Value, bool) {
+	var shown string // what the JSON handler would write
+	isJSON := false
+	if err, ok := x.(error); ok {
+		shown = err.Error()
+	} else if b, err := json.Marshal(x); err == nil {
+		shown, isJSON = string(b), true
+	} else {
+		shown = fmt.Sprintf("%+v", x)
+	}
+	leaked := h.has(shown)
+	if !leaked {
+		renderings := []string{fmt.Sprintf("%+v", x), fmt.Sprintf("%#v", x)}
+		if s, ok := x.(fmt.Stringer); ok {
+			renderings = append(renderings, s.String())
+		}
+		if b, ok := x.([]byte); ok {
+			renderings = append(renderings, string(b))
+		}
+		for _, r := range renderings {
+			if h.has(r) {
+				leaked = true
+				break
+			}
+		}
+	}
+	if !leaked {
+		return slog.Value{}, false
+	}
+	if s, ok := x.(fmt.Stringer); ok {
+		if _, isErr := x.(error); !isErr {
+			return slog.StringValue(h.scrub(s.String())), true
+		}
+	}
+	clean := h.scrub(shown)
+	if isJSON && json.Valid([]byte(clean)) {
+		return slog.AnyValue(json.RawMessage(clean)), true
+	}
+	return slog.StringValue(clean), true
 }
 
 func (h *redactHandler) has(s string) bool {
-	for _, secret := range h.secrets {
-		if strings.Contains(s, secret) {
+	for _, f := range h.forms {
+		if strings.Contains(s, f) {
 			return true
 		}
 	}
@@ -102,9 +140,9 @@ func (h *redactHandler) has(s string) bool {
 }
 
 func (h *redactHandler) scrub(s string) string {
-	for _, secret := range h.secrets {
-		if strings.Contains(s, secret) {
-			s = strings.ReplaceAll(s, secret, Redacted)
+	for _, f := range h.forms {
+		if strings.Contains(s, f) {
+			s = strings.ReplaceAll(s, f, Redacted)
 		}
 	}
 	return s

@@ -308,7 +308,7 @@ type running struct {
 
 func (r *running) ready() bool {
 	b, c := r.broker.Load(), r.cluster.Load()
-	return b != nil && c != nil && b.Up() && c.Ready()
+	return b != nil && c != nil && readyToServe(b.Up(), shardStates(c.Shards()))
 }
 
 func (r *running) buffered() float64 {

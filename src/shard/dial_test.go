@@ -12,6 +12,7 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/config"
 	"github.com/cordis-gateway/cordis/src/state"
 )
 
@@ -73,7 +74,7 @@ func TestDialEndsAtOnceWhenCancelledDuringAStalledHandshake(t *testing.T) {
 
 func TestShardStopsAtOnceBehindAStalledHandshake(t *testing.T) {
 	s := New(Config{
-		ID: 0, Total: 1, Token: "test-token", Codec: codec.JSON{}, GatewayURL: blackhole(t),
+		ID: 0, Total: 1, Token: config.NewSecret("test-token"), Codec: codec.JSON{}, GatewayURL: blackhole(t),
 		Timeouts:  Timeouts{Open: 30 * time.Second, Hello: 5 * time.Second, Ready: time.Minute, Guild: time.Second, Reconnect: time.Minute},
 		Identify:  freeLimiter{},
 		Sessions:  state.NewMemorySessions(),

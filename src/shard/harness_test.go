@@ -17,6 +17,7 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/config"
 	"github.com/cordis-gateway/cordis/src/state"
 )
 
@@ -203,7 +204,7 @@ func startShard(t *testing.T, stub *discordStub, clk clock.Clock, mutate func(*C
 	t.Helper()
 	pub := &recordingPublisher{ch: make(chan published, 256)}
 	cfg := Config{
-		ID: 1, Total: 4, Token: "test-token", Codec: codec.JSON{}, GatewayURL: stub.url(),
+		ID: 1, Total: 4, Token: config.NewSecret("test-token"), Codec: codec.JSON{}, GatewayURL: stub.url(),
 		Intents: 513, LargeThreshold: 250,
 		Timeouts:  Timeouts{Open: 5 * time.Second, Hello: 5 * time.Second, Ready: time.Minute, Guild: time.Second, Reconnect: time.Minute},
 		Identify:  freeLimiter{},

@@ -174,7 +174,7 @@ func TestZombieConnectionIsClosedAndResumed(t *testing.T) {
 	c.ready(stub, "sess-z")
 	pub.next(t)
 	// First heartbeat after interval*rand (0.5) = 500 ms.
-	fake.BlockUntilTimer(500 * time.Millisecond)
+	awaitTimer(t, fake, 500*time.Millisecond, "the first heartbeat (interval x jitter)")
 	waitUntil(t, func() bool { return s.seq.Load() == 1 })
 	fake.Advance(500 * time.Millisecond)
 	select {
@@ -184,7 +184,7 @@ func TestZombieConnectionIsClosedAndResumed(t *testing.T) {
 		t.Fatal("no heartbeat")
 	}
 	// No ACK before the next beat: zombie, so close and resume.
-	fake.BlockUntilTimer(time.Second)
+	awaitTimer(t, fake, time.Second, "the next heartbeat (the interval)")
 	fake.Advance(time.Second)
 	select {
 	case <-c.closed:
@@ -315,13 +315,13 @@ func TestBackPressureIsNotMistakenForAZombie(t *testing.T) {
 	c.ready(stub, "sess-bp")
 	gated.next(t)
 	c.sendRaw([]byte(`{"op":0,"s":2,"t":"SLOW","d":{}}`))
-	<-gated.blocked
+	await(t, gated.blocked, "publish blocked by back-pressure")
 	// The reader is now stuck in Publish and reads no ACK; beats go on.
-	fake.BlockUntilTimer(500 * time.Millisecond)
+	awaitTimer(t, fake, 500*time.Millisecond, "the first heartbeat (interval x jitter)")
 	fake.Advance(500 * time.Millisecond)
 	for range 5 {
-		<-c.beats
-		fake.BlockUntilTimer(time.Second)
+		await(t, c.beats, "heartbeat while publishing is blocked")
+		awaitTimer(t, fake, time.Second, "the next heartbeat (the interval)")
 		fake.Advance(time.Second)
 	}
 	select {
@@ -346,10 +346,10 @@ func TestResumeTimeoutWaitsWhileReplayIsHeldUp(t *testing.T) {
 	r.expect(6)
 	r.sendRaw([]byte(`{"op":0,"s":2,"t":"REPLAYED","d":{}}`))
 	r.sendRaw([]byte(`{"op":0,"s":3,"t":"RESUMED","d":{}}`))
-	<-gated.blocked
+	await(t, gated.blocked, "replay blocked by back-pressure")
 	// Far past CORDIS_WS_RECONNECT_TIMEOUT (1 minute here) while blocked.
 	for range 3 {
-		fake.BlockUntilTimer(time.Minute)
+		awaitTimer(t, fake, time.Minute, "the resume timeout (CORDIS_WS_RECONNECT_TIMEOUT)")
 		fake.Advance(time.Minute)
 	}
 	close(gated.gate)

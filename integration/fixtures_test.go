@@ -17,7 +17,9 @@ import (
 	"github.com/cordis-gateway/cordis/fakediscord"
 )
 
-// Helpers for the lifecycle, pacing, reliability, bad input and Redis tests.
+// Fixtures shared by the lifecycle, pacing, reliability, bad input and
+// Redis tests: bots of their own, Redis and AMQP addresses, waits on
+// fakediscord's records, checks on the gateway's output.
 
 // redisTestDB is the Redis database these tests use; they only ever touch
 // keys of their own bot ids in it.
@@ -215,15 +217,17 @@ func (s *stack) sessionOf(shard int) string {
 	return s.discord.Snapshot().Shards[shard].SessionID
 }
 
-// currentConn returns the connection carrying shard's session now.
+// currentConn returns the connection carrying shard's session, waiting
+// (under load a shard may be between connections) until it has one.
 func (s *stack) currentConn(shard int) fakediscord.ConnInfo {
 	s.t.Helper()
-	snap := s.discord.Snapshot()
-	st := snap.Shards[shard]
-	c, ok := snap.Conn(st.ConnID)
-	if !st.Connected || !ok {
-		s.t.Fatalf("shard %d is not connected", shard)
-	}
+	var c fakediscord.ConnInfo
+	s.waitFor(fmt.Sprintf("shard %d connected", shard), 20*time.Second, func(sn *fakediscord.Snapshot) bool {
+		st := sn.Shards[shard]
+		conn, ok := sn.Conn(st.ConnID)
+		c = conn
+		return st.Connected && ok
+	})
 	return c
 }
 
