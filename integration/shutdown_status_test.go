@@ -23,6 +23,19 @@ func TestFault_SIGTERMDuringABrokerOutageWithoutRedisExitsNonZero(t *testing.T) 
 	g := s.start(map[string]string{"CORDIS_AMQP_HOST": amqpVia(t, proxy.addr()), "CORDIS_METRICS_ADDR": addr})
 	s.waitSessions(0)
 	c.expectBodies(20*time.Second, [][]byte{s.dispatch(0, ev, fakediscord.SampleMessageCreate())})
+	// A consumer can see a dispatch before its confirm reaches the gateway:
+	// block only once the gateway has every confirm, so that exactly the
+	// dispatches sent during the outage are unconfirmed.
+	published := `cordis_gateway_dispatches_published_total{event="` + ev + `",shard_id="0"}`
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := httpGet(t, "http://"+addr+"/metrics")
+		if v, ok := metricValue(body, published); ok && v == 1 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "RabbitMQ never confirmed the first dispatch to the gateway")
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	proxy.block()
 	g.waitLog(15*time.Second, "that the RabbitMQ connection was lost", msgContains("rabbitmq connection lost"))
@@ -32,7 +45,7 @@ func TestFault_SIGTERMDuringABrokerOutageWithoutRedisExitsNonZero(t *testing.T) 
 	}
 	// Every one of them is in the gateway's buffer before the signal.
 	received := `cordis_gateway_dispatches_received_total{event="` + ev + `",shard_id="0"}`
-	deadline := time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for {
 		_, body := httpGet(t, "http://"+addr+"/metrics")
 		if v, ok := metricValue(body, received); ok && v == stuck+1 {

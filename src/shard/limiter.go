@@ -9,6 +9,13 @@ const (
 	sendWindow = 60 * time.Second
 )
 
+// limiterWindow is the window the limiter keeps: Discord's, widened by a
+// margin. Discord counts sends as they arrive, so two sends that left exactly
+// one window apart arrive less than a window apart whenever the first was
+// held up longer on the way (a busy socket, a retransmit), and the 121st
+// would close the connection with 4008.
+const limiterWindow = sendWindow + 2*time.Second
+
 // The slots a window keeps back from commands (see reserveFor):
 // handshakeSlots covers the one IDENTIFY or RESUME of a connection, and
 // requestedBeatSlots the heartbeats Discord asks for with op 1; more op 1
@@ -25,7 +32,7 @@ func regularBeats(interval time.Duration) int {
 	if interval <= 0 {
 		return sendLimit
 	}
-	return min(sendLimit, int(sendWindow/interval)+1)
+	return min(sendLimit, int(limiterWindow/interval)+1)
 }
 
 // reserveFor is how many slots of every window commands may not use when
@@ -63,7 +70,7 @@ type sendLimiter struct {
 // interval, with Discord's real limit.
 func newSendLimiter(interval time.Duration) *sendLimiter {
 	return &sendLimiter{
-		window:   sendWindow,
+		window:   limiterWindow,
 		limit:    sendLimit,
 		forCmds:  sendLimit - reserveFor(interval),
 		forBeats: max(0, sendLimit-regularBeats(interval)-handshakeSlots),
