@@ -169,3 +169,23 @@ func (s *syncBuffer) String() string {
 }
 
 func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+func TestAFreshCommandReplacesAnExpiredOneInAFullQueue(t *testing.T) {
+	stub := newDiscordStub(t)
+	clk := clock.NewFake(time.Unix(0, 0))
+	obs := newDropCounter()
+	s, pub, _ := startShard(t, stub, clk, func(c *Config) { c.Observer = obs })
+	// The shard is down: a window's worth of commands waits for it.
+	for range CommandQueueSize {
+		require.True(t, s.Send([]byte(`{"op":3,"d":{"status":"stale"}}`)))
+	}
+	require.False(t, s.Send([]byte(`{"op":3,"d":{"status":"stale"}}`)), "a full queue of live commands still drops the new one")
+	clk.Advance(maxCommandAge + time.Second)
+	require.True(t, s.Send([]byte(`{"op":3,"d":{"status":"fresh"}}`)), "an expired command makes room")
+	c := established(t, stub, pub, "sess")
+	got := c.expect(3)
+	assert.Equal(t, "fresh", got["status"], "the fresh command is delivered, none of the expired ones")
+	_, commands := obs.counts()
+	assert.Equal(t, CommandQueueSize, commands[dropExpired], "every stale command is counted expired")
+	assert.Equal(t, 1, commands[dropQueueFull])
+}

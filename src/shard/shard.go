@@ -102,7 +102,7 @@ const maxResumeAttempts = 3
 type Shard struct {
 	cfg   Config
 	log   *slog.Logger
-	cmds  chan queuedCommand
+	cmds  *commandQueue
 	drops dropLog // throttles drop warnings
 	state atomic.Int32
 
@@ -141,7 +141,7 @@ func New(cfg Config) *Shard {
 	s := &Shard{
 		cfg:  cfg,
 		log:  cfg.Logger.With(slog.Int("shard_id", cfg.ID)),
-		cmds: make(chan queuedCommand, CommandQueueSize),
+		cmds: newCommandQueue(),
 	}
 	s.storeSeq = func(seq int64) { cfg.Sessions.UpdateSeq(cfg.ID, seq) }
 	s.refusedWarn.clk = cfg.Clock
