@@ -47,6 +47,11 @@ func New(r config.Shards, template shard.Config, obs Observer) *Cluster {
 	if c.refuse.clk == nil {
 		c.refuse.clk = clock.Real()
 	}
+	if template.Throttles == nil {
+		// One for all the shards: their forced GCs and command drop
+		// warnings must not multiply with the shard count.
+		template.Throttles = shard.NewThrottles(c.refuse.clk)
+	}
 	for id := r.First; id < r.First+r.Count; id++ {
 		cfg := template
 		cfg.ID, cfg.Total = id, r.Total

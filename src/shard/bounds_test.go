@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/state"
 )
 
 // dropCounter is an Observer that also counts drops (like metrics.Metrics).
@@ -188,4 +191,52 @@ func TestAFreshCommandReplacesAnExpiredOneInAFullQueue(t *testing.T) {
 	_, commands := obs.counts()
 	assert.Equal(t, CommandQueueSize, commands[dropExpired], "every stale command is counted expired")
 	assert.Equal(t, 1, commands[dropQueueFull])
+}
+
+// newIdleShards returns shards that are never run, sharing throttles.
+func newIdleShards(n int, clk clock.Clock, logs *syncBuffer, th *Throttles) []*Shard {
+	var shards []*Shard
+	for id := range n {
+		shards = append(shards, New(Config{
+			ID: id, Total: n, Codec: codec.JSON{}, Clock: clk, Logger: newTestLogger(logs),
+			Sessions: state.NewMemorySessions(), Throttles: th,
+		}))
+	}
+	return shards
+}
+
+func TestForcedGCsAndCommandDropWarningsAreThrottledPerProcessNotPerShard(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	th := NewThrottles(clk)
+	var freed atomic.Int32
+	th.releaseMemory = func() { freed.Add(1) }
+	var logs syncBuffer
+	shards := newIdleShards(100, clk, &logs, th)
+
+	for range 2 { // two intervals
+		for _, s := range shards {
+			s.payloadDropped(dropInflatedTooLarge, 9<<20, 8<<20)
+		}
+		assert.Equal(t, 100, strings.Count(logs.String(), `"reason":"inflated_too_large"`),
+			"a payload drop is warned about once per shard: each is its own connection's")
+		clk.Advance(dropWarnEvery)
+		logs = syncBuffer{}
+	}
+	assert.Equal(t, int32(2), freed.Load(), "at most one forced GC per interval for the whole process")
+
+	// A broadcast command while every shard is down and its queue full.
+	for _, s := range shards {
+		for range CommandQueueSize {
+			require.True(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+		}
+	}
+	for range 3 {
+		for _, s := range shards {
+			require.False(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+		}
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), `"reason":"queue_full"`), "one warning for the process")
+	clk.Advance(dropWarnEvery)
+	require.False(t, shards[0].Send([]byte(`{"op":3,"d":{}}`)))
+	assert.Contains(t, logs.String(), `"suppressed":299`, "the next warning counts what every shard held back")
 }

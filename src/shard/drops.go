@@ -4,10 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/throttle"
 )
 
 // Reasons a payload from Discord or a command to it is dropped; they label
@@ -26,57 +26,42 @@ type DropObserver interface {
 	CommandDropped(shardID int, reason string)
 }
 
-// dropWarnEvery spaces the warnings about drops of one kind on one shard;
-// the next warning says how many were held back (the metrics count all).
+// dropWarnEvery spaces the warnings about drops of one kind; the next
+// warning says how many were held back (the metrics count all).
 const dropWarnEvery = 10 * time.Second
 
-// dropLog throttles the warnings about drops. Safe for concurrent use: the
-// reader, the writer and the command router all report.
-type dropLog struct {
-	mu    sync.Mutex
-	kinds map[string]*dropKind
+// Throttles are shared by every shard of a process (Config.Throttles) so
+// that what they limit does not multiply with the shard count: the forced
+// full GC after an oversized payload (debug.FreeOSMemory, on a reader
+// goroutine) runs at most once per dropWarnEvery in the process, and a
+// command dropped on every shard at once (a broadcast during an outage) is
+// warned about once, not once per shard. Payload drops, which each come
+// from one shard's own connection, are throttled per shard.
+type Throttles struct {
+	freeOSMemory  *throttle.Limiter
+	commandDrops  map[string]*throttle.Limiter // by reason; never changed after NewThrottles
+	releaseMemory func()                       // debug.FreeOSMemory; tests count the calls
 }
 
-type dropKind struct {
-	last       time.Time
-	suppressed int
+// NewThrottles returns the throttles for all the shards of one process.
+func NewThrottles(clk clock.Clock) *Throttles {
+	return &Throttles{
+		freeOSMemory: throttle.New(clk, dropWarnEvery),
+		commandDrops: map[string]*throttle.Limiter{
+			dropQueueFull: throttle.New(clk, dropWarnEvery),
+			dropExpired:   throttle.New(clk, dropWarnEvery),
+		},
+		releaseMemory: debug.FreeOSMemory,
+	}
 }
 
-// allow reports whether to warn about a drop of kind now, and how many
-// drops of that kind were held back since the last warning.
-func (d *dropLog) allow(clk clock.Clock, kind string) (bool, int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.kinds == nil {
-		d.kinds = make(map[string]*dropKind)
+// newPayloadDropThrottles returns one shard's throttles of payload drop
+// warnings, by reason.
+func newPayloadDropThrottles(clk clock.Clock) map[string]*throttle.Limiter {
+	return map[string]*throttle.Limiter{
+		dropFrameTooLarge:    throttle.New(clk, dropWarnEvery),
+		dropInflatedTooLarge: throttle.New(clk, dropWarnEvery),
 	}
-	k := d.kinds[kind]
-	if k == nil {
-		k = &dropKind{}
-		d.kinds[kind] = k
-	}
-	now := clk.Now()
-	if !k.last.IsZero() && now.Sub(k.last) < dropWarnEvery {
-		k.suppressed++
-		return false, 0
-	}
-	n := k.suppressed
-	k.last, k.suppressed = now, 0
-	return true, n
-}
-
-// flush takes the held-back count of kind if the interval has passed, so a
-// burst of drops that then stops is still reported.
-func (d *dropLog) flush(clk clock.Clock, kind string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	k := d.kinds[kind]
-	if k == nil || k.suppressed == 0 || clk.Now().Sub(k.last) < dropWarnEvery {
-		return 0
-	}
-	n := k.suppressed
-	k.last, k.suppressed = clk.Now(), 0
-	return n
 }
 
 // payloadDropped counts and (throttled) logs a payload from Discord dropped
@@ -86,15 +71,17 @@ func (s *Shard) payloadDropped(reason string, size int64, limit int) {
 	if o, ok := s.cfg.Observer.(DropObserver); ok {
 		o.PayloadDropped(s.cfg.ID, reason)
 	}
-	if ok, n := s.drops.allow(s.cfg.Clock, reason); ok {
+	if ok, n := s.payloadDrops[reason].Allow(); ok {
 		s.log.Warn("dropped a payload from Discord over the size bound; the connection goes on",
 			slog.String("reason", reason), slog.Int64("bytes", size), slog.Int("limit", limit),
 			slog.Int64("last_seq", s.seq.Load()), slog.Int("suppressed", n))
-		// The buffers it grew are already let go; hand their memory back to
-		// the OS now rather than whenever the scavenger gets to it. Throttled
-		// with the warning, so a flood of such payloads cannot make this a
-		// cost: at most once per dropWarnEvery per shard.
-		debug.FreeOSMemory()
+	}
+	// The buffers it grew are already let go; hand their memory back to the
+	// OS now rather than whenever the scavenger gets to it. A forced full GC
+	// is costly, so a flood of such payloads on any number of shards runs it
+	// at most once per dropWarnEvery in the process.
+	if ok, _ := s.cfg.Throttles.freeOSMemory.Allow(); ok {
+		s.cfg.Throttles.releaseMemory()
 	}
 }
 
@@ -104,7 +91,9 @@ func (s *Shard) commandDropped(reason string, age time.Duration) {
 	if o, ok := s.cfg.Observer.(DropObserver); ok {
 		o.CommandDropped(s.cfg.ID, reason)
 	}
-	if ok, n := s.drops.allow(s.cfg.Clock, reason); ok {
+	// Throttled across the process's shards: n counts the drops held back
+	// on all of them.
+	if ok, n := s.cfg.Throttles.commandDrops[reason].Allow(); ok {
 		attrs := []slog.Attr{slog.String("reason", reason), slog.Int("queue_size", CommandQueueSize),
 			slog.Duration("max_age", maxCommandAge), slog.Int("suppressed", n)}
 		if reason == dropExpired {
@@ -117,9 +106,11 @@ func (s *Shard) commandDropped(reason string, age time.Duration) {
 // reportHeldBackDrops logs the drops held back by the throttle once their
 // interval has passed, so the count is never lost when drops stop.
 func (s *Shard) reportHeldBackDrops() {
-	for _, kind := range []string{dropQueueFull, dropExpired, dropFrameTooLarge, dropInflatedTooLarge} {
-		if n := s.drops.flush(s.cfg.Clock, kind); n > 0 {
-			s.log.Warn("more drops since the last warning", slog.String("reason", kind), slog.Int("suppressed", n))
+	for _, lims := range []map[string]*throttle.Limiter{s.cfg.Throttles.commandDrops, s.payloadDrops} {
+		for kind, lim := range lims {
+			if n := lim.Flush(); n > 0 {
+				s.log.Warn("more drops since the last warning", slog.String("reason", kind), slog.Int("suppressed", n))
+			}
 		}
 	}
 }
