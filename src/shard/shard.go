@@ -72,6 +72,9 @@ type Config struct {
 // Observer receives what metrics are made of. Methods are called from the
 // shard's goroutines and must not block.
 type Observer interface {
+	// DispatchReceived counts a dispatch handed to the publisher; one
+	// refused is counted by DispatchRefused only, so no name a peer
+	// invents past the routing key bound becomes a label.
 	DispatchReceived(shardID int, event []byte)
 	StateChanged(shardID int, s State)
 	HeartbeatAcked(shardID int, latency time.Duration)
