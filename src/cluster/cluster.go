@@ -50,7 +50,7 @@ func New(r config.Shards, template shard.Config, obs Observer) *Cluster {
 	if template.Throttles == nil {
 		// One for all the shards: their forced GCs and command drop
 		// warnings must not multiply with the shard count.
-		template.Throttles = shard.NewThrottles(c.refuse.clk)
+		template.Throttles = shard.NewThrottles(c.refuse.clk, template.Logger)
 	}
 	for id := r.First; id < r.First+r.Count; id++ {
 		cfg := template

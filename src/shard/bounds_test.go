@@ -207,10 +207,10 @@ func newIdleShards(n int, clk clock.Clock, logs *syncBuffer, th *Throttles) []*S
 
 func TestForcedGCsAndCommandDropWarningsAreThrottledPerProcessNotPerShard(t *testing.T) {
 	clk := clock.NewFake(time.Unix(0, 0))
-	th := NewThrottles(clk)
+	var logs syncBuffer
+	th := NewThrottles(clk, newTestLogger(&logs))
 	var freed atomic.Int32
 	th.releaseMemory = func() { freed.Add(1) }
-	var logs syncBuffer
 	shards := newIdleShards(100, clk, &logs, th)
 
 	for range 2 { // two intervals
@@ -238,5 +238,37 @@ func TestForcedGCsAndCommandDropWarningsAreThrottledPerProcessNotPerShard(t *tes
 	assert.Equal(t, 1, strings.Count(logs.String(), `"reason":"queue_full"`), "one warning for the process")
 	clk.Advance(dropWarnEvery)
 	require.False(t, shards[0].Send([]byte(`{"op":3,"d":{}}`)))
-	assert.Contains(t, logs.String(), `"suppressed":299`, "the next warning counts what every shard held back")
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"suppressed":299`) },
+		10*time.Second, time.Millisecond, "the next warning counts what every shard held back")
+}
+
+// The held-back count of a throttled drop warning is logged when its window
+// ends, even if nothing else happens on the shard (no command is sent, no
+// further drop): a burst that stops is never reported short.
+func TestHeldBackDropsAreLoggedWhenTheWindowEndsWhateverElseHappens(t *testing.T) {
+	for _, reason := range []string{dropInflatedTooLarge, dropQueueFull} {
+		t.Run(reason, func(t *testing.T) {
+			clk := clock.NewFake(time.Unix(0, 0))
+			var logs syncBuffer
+			th := NewThrottles(clk, newTestLogger(&logs))
+			th.releaseMemory = func() {}
+			s := newIdleShards(1, clk, &logs, th)[0]
+			drop := func() { s.payloadDropped(reason, 9<<20, 8<<20) }
+			if reason == dropQueueFull {
+				for range CommandQueueSize {
+					require.True(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+				}
+				drop = func() { require.False(t, s.Send([]byte(`{"op":3,"d":{}}`))) }
+			}
+			for range 5 {
+				drop()
+			}
+			clk.Advance(dropWarnEvery - time.Nanosecond)
+			assert.NotContains(t, logs.String(), `"suppressed":4`, "not before the window ends")
+			clk.Advance(time.Nanosecond)
+			require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"suppressed":4`) },
+				10*time.Second, time.Millisecond, "the 4 held back are logged when the window ends")
+			assert.Equal(t, 2, strings.Count(logs.String(), `"reason":"`+reason+`"`), "one warning, one summary")
+		})
+	}
 }

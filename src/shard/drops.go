@@ -43,13 +43,14 @@ type Throttles struct {
 	releaseMemory func()                       // debug.FreeOSMemory; tests count the calls
 }
 
-// NewThrottles returns the throttles for all the shards of one process.
-func NewThrottles(clk clock.Clock) *Throttles {
+// NewThrottles returns the throttles for all the shards of one process;
+// log gets the held-back counts of command drops when a window ends.
+func NewThrottles(clk clock.Clock, log *slog.Logger) *Throttles {
 	return &Throttles{
 		freeOSMemory: throttle.New(clk, dropWarnEvery),
 		commandDrops: map[string]*throttle.Limiter{
-			dropQueueFull: throttle.New(clk, dropWarnEvery),
-			dropExpired:   throttle.New(clk, dropWarnEvery),
+			dropQueueFull: heldBackDrops(clk, log, dropQueueFull),
+			dropExpired:   heldBackDrops(clk, log, dropExpired),
 		},
 		releaseMemory: debug.FreeOSMemory,
 	}
@@ -57,11 +58,20 @@ func NewThrottles(clk clock.Clock) *Throttles {
 
 // newPayloadDropThrottles returns one shard's throttles of payload drop
 // warnings, by reason.
-func newPayloadDropThrottles(clk clock.Clock) map[string]*throttle.Limiter {
+func newPayloadDropThrottles(clk clock.Clock, log *slog.Logger) map[string]*throttle.Limiter {
 	return map[string]*throttle.Limiter{
-		dropFrameTooLarge:    throttle.New(clk, dropWarnEvery),
-		dropInflatedTooLarge: throttle.New(clk, dropWarnEvery),
+		dropFrameTooLarge:    heldBackDrops(clk, log, dropFrameTooLarge),
+		dropInflatedTooLarge: heldBackDrops(clk, log, dropInflatedTooLarge),
 	}
+}
+
+// heldBackDrops throttles the warnings about drops of one kind. The drops
+// it held back are logged when the window ends, whatever else happens (the
+// shard may send nothing, and the drops may have stopped).
+func heldBackDrops(clk clock.Clock, log *slog.Logger, reason string) *throttle.Limiter {
+	return throttle.NewSummarizing(clk, dropWarnEvery, func(n int) {
+		log.Warn("more drops since the last warning", slog.String("reason", reason), slog.Int("suppressed", n))
+	})
 }
 
 // payloadDropped counts and (throttled) logs a payload from Discord dropped
@@ -100,17 +110,5 @@ func (s *Shard) commandDropped(reason string, age time.Duration) {
 			attrs = append(attrs, slog.Duration("age", age))
 		}
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "dropped a command for Discord", attrs...)
-	}
-}
-
-// reportHeldBackDrops logs the drops held back by the throttle once their
-// interval has passed, so the count is never lost when drops stop.
-func (s *Shard) reportHeldBackDrops() {
-	for _, lims := range []map[string]*throttle.Limiter{s.cfg.Throttles.commandDrops, s.payloadDrops} {
-		for kind, lim := range lims {
-			if n := lim.Flush(); n > 0 {
-				s.log.Warn("more drops since the last warning", slog.String("reason", kind), slog.Int("suppressed", n))
-			}
-		}
 	}
 }

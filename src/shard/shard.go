@@ -145,7 +145,7 @@ func New(cfg Config) *Shard {
 		cfg.Clock = clock.Real()
 	}
 	if cfg.Throttles == nil {
-		cfg.Throttles = NewThrottles(cfg.Clock)
+		cfg.Throttles = NewThrottles(cfg.Clock, cfg.Logger)
 	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timeouts.Open, ReadBufferSize: 8 << 10, WriteBufferSize: 4 << 10}
@@ -154,9 +154,8 @@ func New(cfg Config) *Shard {
 		cfg:  cfg,
 		log:  cfg.Logger.With(slog.Int("shard_id", cfg.ID)),
 		cmds: newCommandQueue(),
-
-		payloadDrops: newPayloadDropThrottles(cfg.Clock),
 	}
+	s.payloadDrops = newPayloadDropThrottles(cfg.Clock, s.log)
 	s.storeSeq = func(seq int64) { cfg.Sessions.UpdateSeq(cfg.ID, seq) }
 	s.refusedWarn.clk = cfg.Clock
 	// Dispatches that can never be published are refused before the

@@ -110,7 +110,6 @@ func (c *connection) writeLoop(interval time.Duration) {
 				return
 			}
 			s.pending = queuedCommand{}
-			s.reportHeldBackDrops()
 		}
 	}
 }
