@@ -126,7 +126,7 @@ type Shard struct {
 	confirms confirmWindow
 	storeSeq func(seq int64) // hands a settled seq to the session store (UpdateSeq: no I/O)
 
-	refusedWarn refusedWarning
+	refusedWarn *throttle.Limiter // spaces the warnings about refused dispatches
 
 	// pending is a command taken from cmds but not yet sent; it survives
 	// reconnects. Only the current connection's writer touches it.
@@ -157,7 +157,7 @@ func New(cfg Config) *Shard {
 	}
 	s.payloadDrops = newPayloadDropThrottles(cfg.Clock, s.log)
 	s.storeSeq = func(seq int64) { cfg.Sessions.UpdateSeq(cfg.ID, seq) }
-	s.refusedWarn.clk = cfg.Clock
+	s.refusedWarn = throttle.New(cfg.Clock, refusedWarnEvery)
 	// Dispatches that can never be published are refused before the
 	// publisher sees them (refused.go).
 	s.cfg.Publisher = &guardedPublisher{s: s, next: cfg.Publisher}
