@@ -26,8 +26,8 @@ type DropObserver interface {
 	CommandDropped(shardID int, reason string)
 }
 
-// dropWarnEvery spaces the warnings about drops of one kind; the next
-// warning says how many were held back (the metrics count all).
+// dropWarnEvery spaces the warnings about drops of one kind; a window that
+// held some back ends with a line saying how many (the metrics count all).
 const dropWarnEvery = 10 * time.Second
 
 // Throttles are shared by every shard of a process (Config.Throttles) so
