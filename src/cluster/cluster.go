@@ -22,7 +22,7 @@ type Cluster struct {
 	codec  codec.Codec
 	log    *slog.Logger
 	obs    Observer
-	refuse refusalLog
+	refuse *refusalLog
 }
 
 // warnEvery is the most often a refused-command warning is logged: a worker
@@ -42,10 +42,16 @@ func New(r config.Shards, template shard.Config, obs Observer) *Cluster {
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	c := &Cluster{first: r.First, codec: template.Codec, log: template.Logger, obs: obs}
-	c.refuse = refusalLog{log: template.Logger, clk: template.Clock}
-	if c.refuse.clk == nil {
-		c.refuse.clk = clock.Real()
+	clk := template.Clock
+	if clk == nil {
+		clk = clock.Real()
+	}
+	c := &Cluster{first: r.First, codec: template.Codec, log: template.Logger, obs: obs,
+		refuse: newRefusalLog(template.Logger, clk)}
+	if template.Throttles == nil {
+		// One for all the shards: their forced GCs and command drop
+		// warnings must not multiply with the shard count.
+		template.Throttles = shard.NewThrottles(clk, template.Logger)
 	}
 	for id := r.First; id < r.First+r.Count; id++ {
 		cfg := template

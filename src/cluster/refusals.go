@@ -3,10 +3,9 @@ package cluster
 import (
 	"context"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/throttle"
 )
 
 // RefusedBadShardID is the refusal reason of a command whose shard_id
@@ -19,49 +18,20 @@ const RefusedBadShardID = "bad_shard_id"
 // flood that stops within the window would otherwise leave one line for
 // any number of refusals).
 type refusalLog struct {
-	log *slog.Logger
-	clk clock.Clock
+	log  *slog.Logger
+	warn *throttle.Limiter
+}
 
-	mu         sync.Mutex
-	last       time.Time // when the last line was logged
-	suppressed int
-	scheduled  bool // a summary is due at last+warnEvery
+func newRefusalLog(log *slog.Logger, clk clock.Clock) *refusalLog {
+	return &refusalLog{log: log, warn: throttle.NewSummarizing(clk, warnEvery, func(n int) {
+		log.LogAttrs(context.Background(), slog.LevelWarn, "refused commands not logged one by one",
+			slog.Int("suppressed", n), slog.Duration("within", warnEvery))
+	})}
 }
 
 func (r *refusalLog) refused(reason string, attrs ...slog.Attr) {
-	r.mu.Lock()
-	now := r.clk.Now()
-	if r.last.IsZero() || now.Sub(r.last) >= warnEvery {
-		n := r.suppressed
-		r.last, r.suppressed = now, 0
-		r.mu.Unlock()
+	if ok, n := r.warn.Allow(); ok {
 		r.log.LogAttrs(context.Background(), slog.LevelWarn, "dropped a command from gateway_commands: refused, it reaches no shard",
 			append(attrs, slog.String("reason", reason), slog.Int("suppressed_since_last", n))...)
-		return
 	}
-	r.suppressed++
-	if !r.scheduled {
-		r.scheduled = true
-		t := r.clk.NewTimer(r.last.Add(warnEvery).Sub(now))
-		go func() { // ends when the window does, at most warnEvery from now
-			<-t.C()
-			r.summarize()
-		}()
-	}
-	r.mu.Unlock()
-}
-
-// summarize logs how many refusals the window that just ended held back.
-func (r *refusalLog) summarize() {
-	r.mu.Lock()
-	r.scheduled = false
-	n := r.suppressed
-	if n == 0 {
-		r.mu.Unlock()
-		return
-	}
-	r.last, r.suppressed = r.clk.Now(), 0
-	r.mu.Unlock()
-	r.log.LogAttrs(context.Background(), slog.LevelWarn, "refused commands not logged one by one",
-		slog.Int("suppressed", n), slog.Duration("within", warnEvery))
 }

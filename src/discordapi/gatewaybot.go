@@ -15,6 +15,7 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/config"
+	"github.com/cordis-gateway/cordis/src/throttle"
 )
 
 // GatewayBot is Discord's answer: where to connect, how many shards it
@@ -57,7 +58,7 @@ func GetGatewayBot(ctx context.Context, client *http.Client, base string, token 
 	c := noRedirects(client)
 
 	failures, limited := 0, 0
-	warn := throttle{clk: o.clock, interval: warnEvery}
+	warn := throttle.New(o.clock, warnEvery)
 	for {
 		gb, err := fetch(ctx, c, endpoint, token, o.version)
 		if err == nil {
@@ -75,7 +76,7 @@ func GetGatewayBot(ctx context.Context, client *http.Client, base string, token 
 			wait = retryDelay(failures, o.jitter())
 			failures++
 		}
-		if ok, suppressed := warn.allow(); ok && o.log != nil {
+		if ok, suppressed := warn.Allow(); ok && o.log != nil {
 			attrs := []slog.Attr{slog.String("url", shown), slog.Any("error", r.err), slog.Duration("retry_in", wait)}
 			if r.limited {
 				attrs = append(attrs, slog.Bool("global", r.global), slog.Duration("retry_after", r.after))
@@ -89,28 +90,6 @@ func GetGatewayBot(ctx context.Context, client *http.Client, base string, token 
 			return GatewayBot{}, fmt.Errorf("GET %s: %w (last failure: %w)", shown, err, r.err)
 		}
 	}
-}
-
-// throttle lets a warning through at most once per interval and counts
-// the ones it held back.
-type throttle struct {
-	clk        clock.Clock
-	interval   time.Duration
-	last       time.Time
-	suppressed int
-}
-
-// allow reports whether to log now and how many warnings were held back
-// since the last one logged.
-func (t *throttle) allow() (bool, int) {
-	now := t.clk.Now()
-	if !t.last.IsZero() && now.Sub(t.last) < t.interval {
-		t.suppressed++
-		return false, 0
-	}
-	n := t.suppressed
-	t.last, t.suppressed = now, 0
-	return true, n
 }
 
 // fetch makes one attempt. Errors worth retrying are *retryable.

@@ -165,6 +165,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 		Clock:     clk,
 		Logger:    log,
 		Observer:  observer,
+		Throttles: shard.NewThrottles(clk, log), // one for every shard of the process
 	}, counters)
 
 	parts.cluster.Store(cl)

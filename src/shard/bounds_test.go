@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/state"
 )
 
 // dropCounter is an Observer that also counts drops (like metrics.Metrics).
@@ -169,3 +172,103 @@ func (s *syncBuffer) String() string {
 }
 
 func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+func TestAFreshCommandReplacesAnExpiredOneInAFullQueue(t *testing.T) {
+	stub := newDiscordStub(t)
+	clk := clock.NewFake(time.Unix(0, 0))
+	obs := newDropCounter()
+	s, pub, _ := startShard(t, stub, clk, func(c *Config) { c.Observer = obs })
+	// The shard is down: a window's worth of commands waits for it.
+	for range CommandQueueSize {
+		require.True(t, s.Send([]byte(`{"op":3,"d":{"status":"stale"}}`)))
+	}
+	require.False(t, s.Send([]byte(`{"op":3,"d":{"status":"stale"}}`)), "a full queue of live commands still drops the new one")
+	clk.Advance(maxCommandAge + time.Second)
+	require.True(t, s.Send([]byte(`{"op":3,"d":{"status":"fresh"}}`)), "an expired command makes room")
+	c := established(t, stub, pub, "sess")
+	got := c.expect(3)
+	assert.Equal(t, "fresh", got["status"], "the fresh command is delivered, none of the expired ones")
+	_, commands := obs.counts()
+	assert.Equal(t, CommandQueueSize, commands[dropExpired], "every stale command is counted expired")
+	assert.Equal(t, 1, commands[dropQueueFull])
+}
+
+// newIdleShards returns shards that are never run, sharing throttles.
+func newIdleShards(n int, clk clock.Clock, logs *syncBuffer, th *Throttles) []*Shard {
+	var shards []*Shard
+	for id := range n {
+		shards = append(shards, New(Config{
+			ID: id, Total: n, Codec: codec.JSON{}, Clock: clk, Logger: newTestLogger(logs),
+			Sessions: state.NewMemorySessions(), Throttles: th,
+		}))
+	}
+	return shards
+}
+
+func TestForcedGCsAndCommandDropWarningsAreThrottledPerProcessNotPerShard(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	var logs syncBuffer
+	th := NewThrottles(clk, newTestLogger(&logs))
+	var freed atomic.Int32
+	th.releaseMemory = func() { freed.Add(1) }
+	shards := newIdleShards(100, clk, &logs, th)
+
+	for range 2 { // two intervals
+		for _, s := range shards {
+			s.payloadDropped(dropInflatedTooLarge, 9<<20, 8<<20)
+		}
+		assert.Equal(t, 100, strings.Count(logs.String(), `"reason":"inflated_too_large"`),
+			"a payload drop is warned about once per shard: each is its own connection's")
+		clk.Advance(dropWarnEvery)
+		logs = syncBuffer{}
+	}
+	assert.Equal(t, int32(2), freed.Load(), "at most one forced GC per interval for the whole process")
+
+	// A broadcast command while every shard is down and its queue full.
+	for _, s := range shards {
+		for range CommandQueueSize {
+			require.True(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+		}
+	}
+	for range 3 {
+		for _, s := range shards {
+			require.False(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+		}
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), `"reason":"queue_full"`), "one warning for the process")
+	clk.Advance(dropWarnEvery)
+	require.False(t, shards[0].Send([]byte(`{"op":3,"d":{}}`)))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"suppressed":299`) },
+		10*time.Second, time.Millisecond, "the next warning counts what every shard held back")
+}
+
+// The held-back count of a throttled drop warning is logged when its window
+// ends, even if nothing else happens on the shard (no command is sent, no
+// further drop): a burst that stops is never reported short.
+func TestHeldBackDropsAreLoggedWhenTheWindowEndsWhateverElseHappens(t *testing.T) {
+	for _, reason := range []string{dropInflatedTooLarge, dropQueueFull} {
+		t.Run(reason, func(t *testing.T) {
+			clk := clock.NewFake(time.Unix(0, 0))
+			var logs syncBuffer
+			th := NewThrottles(clk, newTestLogger(&logs))
+			th.releaseMemory = func() {}
+			s := newIdleShards(1, clk, &logs, th)[0]
+			drop := func() { s.payloadDropped(reason, 9<<20, 8<<20) }
+			if reason == dropQueueFull {
+				for range CommandQueueSize {
+					require.True(t, s.Send([]byte(`{"op":3,"d":{}}`)))
+				}
+				drop = func() { require.False(t, s.Send([]byte(`{"op":3,"d":{}}`))) }
+			}
+			for range 5 {
+				drop()
+			}
+			clk.Advance(dropWarnEvery - time.Nanosecond)
+			assert.NotContains(t, logs.String(), `"suppressed":4`, "not before the window ends")
+			clk.Advance(time.Nanosecond)
+			require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"suppressed":4`) },
+				10*time.Second, time.Millisecond, "the 4 held back are logged when the window ends")
+			assert.Equal(t, 2, strings.Count(logs.String(), `"reason":"`+reason+`"`), "one warning, one summary")
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package shard
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // maxCommandAge bounds how late a command may reach Discord: one send
 // window. A command that waited longer (the shard was reconnecting, or
@@ -17,13 +20,79 @@ type queuedCommand struct {
 	at   time.Time
 }
 
-// enqueue queues a command without blocking; a full queue drops it.
-func (s *Shard) enqueue(body []byte) bool {
-	select {
-	case s.cmds <- queuedCommand{body: body, at: s.cfg.Clock.Now()}:
-		return true
-	default:
-		s.commandDropped(dropQueueFull, 0)
-		return false
+// commandQueue is the FIFO of commands waiting for the writer, bounded by
+// CommandQueueSize. It is a ring under a mutex rather than a channel so that
+// a full queue can look at its oldest command: one that expired while the
+// shard was down gives its place to a fresh one, instead of fresh commands
+// being dropped behind a queue that will all expire. Safe for concurrent
+// use; ready holds a token whenever the queue is not empty.
+type commandQueue struct {
+	mu    sync.Mutex
+	items [CommandQueueSize]queuedCommand
+	head  int // index of the oldest command
+	n     int
+	ready chan struct{}
+}
+
+func newCommandQueue() *commandQueue { return &commandQueue{ready: make(chan struct{}, 1)} }
+
+// push queues q unless the queue is full of commands younger than
+// maxCommandAge. It returns false if q was dropped and the ages of the
+// expired commands it pushed out, oldest first.
+func (cq *commandQueue) push(q queuedCommand) (ok bool, expired []time.Duration) {
+	cq.mu.Lock()
+	defer cq.mu.Unlock()
+	for cq.n == len(cq.items) {
+		age := q.at.Sub(cq.items[cq.head].at)
+		if age <= maxCommandAge {
+			return false, expired
+		}
+		expired = append(expired, age)
+		cq.items[cq.head] = queuedCommand{}
+		cq.head = (cq.head + 1) % len(cq.items)
+		cq.n--
 	}
+	cq.items[(cq.head+cq.n)%len(cq.items)] = q
+	cq.n++
+	cq.signal()
+	return true, expired
+}
+
+// pop takes the oldest command, if any.
+func (cq *commandQueue) pop() (queuedCommand, bool) {
+	cq.mu.Lock()
+	defer cq.mu.Unlock()
+	if cq.n == 0 {
+		return queuedCommand{}, false
+	}
+	q := cq.items[cq.head]
+	cq.items[cq.head] = queuedCommand{}
+	cq.head = (cq.head + 1) % len(cq.items)
+	cq.n--
+	if cq.n > 0 {
+		cq.signal() // the writer took the token: leave one for the rest
+	}
+	return q, true
+}
+
+func (cq *commandQueue) signal() {
+	select {
+	case cq.ready <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue queues a command without blocking. A full queue first gives up
+// its oldest commands if they are older than maxCommandAge (counted
+// expired: they would never be sent); if it is still full the new command
+// is dropped.
+func (s *Shard) enqueue(body []byte) bool {
+	ok, expired := s.cmds.push(queuedCommand{body: body, at: s.cfg.Clock.Now()})
+	for _, age := range expired {
+		s.commandDropped(dropExpired, age)
+	}
+	if !ok {
+		s.commandDropped(dropQueueFull, 0)
+	}
+	return ok
 }

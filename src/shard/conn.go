@@ -448,7 +448,11 @@ func (c *connection) readLoop() error {
 // to resume.
 func (c *connection) dispatch(payload []byte, f *codec.Frame) error {
 	s := c.s
-	s.cfg.Observer.DispatchReceived(s.cfg.ID, f.T)
+	// A dispatch the guarded publisher will refuse is counted there by its
+	// reason only: its t, whatever the peer sent, must not become a label.
+	if refusal(f.T) == "" {
+		s.cfg.Observer.DispatchReceived(s.cfg.ID, f.T)
+	}
 	switch string(f.T) {
 	case "READY":
 		r, err := s.cfg.Codec.Ready(f.D)

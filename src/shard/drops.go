@@ -4,10 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/cordis-gateway/cordis/src/clock"
+	"github.com/cordis-gateway/cordis/src/throttle"
 )
 
 // Reasons a payload from Discord or a command to it is dropped; they label
@@ -26,57 +26,52 @@ type DropObserver interface {
 	CommandDropped(shardID int, reason string)
 }
 
-// dropWarnEvery spaces the warnings about drops of one kind on one shard;
-// the next warning says how many were held back (the metrics count all).
+// dropWarnEvery spaces the warnings about drops of one kind; a window that
+// held some back ends with a line saying how many (the metrics count all).
 const dropWarnEvery = 10 * time.Second
 
-// dropLog throttles the warnings about drops. Safe for concurrent use: the
-// reader, the writer and the command router all report.
-type dropLog struct {
-	mu    sync.Mutex
-	kinds map[string]*dropKind
+// Throttles are shared by every shard of a process (Config.Throttles) so
+// that what they limit does not multiply with the shard count: the forced
+// full GC after an oversized payload (debug.FreeOSMemory, on a reader
+// goroutine) runs at most once per dropWarnEvery in the process, and a
+// command dropped on every shard at once (a broadcast during an outage) is
+// warned about once, not once per shard. Payload drops, which each come
+// from one shard's own connection, are throttled per shard.
+type Throttles struct {
+	freeOSMemory  *throttle.Limiter
+	commandDrops  map[string]*throttle.Limiter // by reason; never changed after NewThrottles
+	releaseMemory func()                       // debug.FreeOSMemory; tests count the calls
 }
 
-type dropKind struct {
-	last       time.Time
-	suppressed int
+// NewThrottles returns the throttles for all the shards of one process;
+// log gets the held-back counts of command drops when a window ends.
+func NewThrottles(clk clock.Clock, log *slog.Logger) *Throttles {
+	return &Throttles{
+		freeOSMemory: throttle.New(clk, dropWarnEvery),
+		commandDrops: map[string]*throttle.Limiter{
+			dropQueueFull: heldBackDrops(clk, log, dropQueueFull),
+			dropExpired:   heldBackDrops(clk, log, dropExpired),
+		},
+		releaseMemory: debug.FreeOSMemory,
+	}
 }
 
-// allow reports whether to warn about a drop of kind now, and how many
-// drops of that kind were held back since the last warning.
-func (d *dropLog) allow(clk clock.Clock, kind string) (bool, int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.kinds == nil {
-		d.kinds = make(map[string]*dropKind)
+// newPayloadDropThrottles returns one shard's throttles of payload drop
+// warnings, by reason.
+func newPayloadDropThrottles(clk clock.Clock, log *slog.Logger) map[string]*throttle.Limiter {
+	return map[string]*throttle.Limiter{
+		dropFrameTooLarge:    heldBackDrops(clk, log, dropFrameTooLarge),
+		dropInflatedTooLarge: heldBackDrops(clk, log, dropInflatedTooLarge),
 	}
-	k := d.kinds[kind]
-	if k == nil {
-		k = &dropKind{}
-		d.kinds[kind] = k
-	}
-	now := clk.Now()
-	if !k.last.IsZero() && now.Sub(k.last) < dropWarnEvery {
-		k.suppressed++
-		return false, 0
-	}
-	n := k.suppressed
-	k.last, k.suppressed = now, 0
-	return true, n
 }
 
-// flush takes the held-back count of kind if the interval has passed, so a
-// burst of drops that then stops is still reported.
-func (d *dropLog) flush(clk clock.Clock, kind string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	k := d.kinds[kind]
-	if k == nil || k.suppressed == 0 || clk.Now().Sub(k.last) < dropWarnEvery {
-		return 0
-	}
-	n := k.suppressed
-	k.last, k.suppressed = clk.Now(), 0
-	return n
+// heldBackDrops throttles the warnings about drops of one kind. The drops
+// it held back are logged when the window ends, whatever else happens (the
+// shard may send nothing, and the drops may have stopped).
+func heldBackDrops(clk clock.Clock, log *slog.Logger, reason string) *throttle.Limiter {
+	return throttle.NewSummarizing(clk, dropWarnEvery, func(n int) {
+		log.Warn("more drops since the last warning", slog.String("reason", reason), slog.Int("suppressed", n))
+	})
 }
 
 // payloadDropped counts and (throttled) logs a payload from Discord dropped
@@ -86,15 +81,17 @@ func (s *Shard) payloadDropped(reason string, size int64, limit int) {
 	if o, ok := s.cfg.Observer.(DropObserver); ok {
 		o.PayloadDropped(s.cfg.ID, reason)
 	}
-	if ok, n := s.drops.allow(s.cfg.Clock, reason); ok {
+	if ok, n := s.payloadDrops[reason].Allow(); ok {
 		s.log.Warn("dropped a payload from Discord over the size bound; the connection goes on",
 			slog.String("reason", reason), slog.Int64("bytes", size), slog.Int("limit", limit),
 			slog.Int64("last_seq", s.seq.Load()), slog.Int("suppressed", n))
-		// The buffers it grew are already let go; hand their memory back to
-		// the OS now rather than whenever the scavenger gets to it. Throttled
-		// with the warning, so a flood of such payloads cannot make this a
-		// cost: at most once per dropWarnEvery per shard.
-		debug.FreeOSMemory()
+	}
+	// The buffers it grew are already let go; hand their memory back to the
+	// OS now rather than whenever the scavenger gets to it. A forced full GC
+	// is costly, so a flood of such payloads on any number of shards runs it
+	// at most once per dropWarnEvery in the process.
+	if ok, _ := s.cfg.Throttles.freeOSMemory.Allow(); ok {
+		s.cfg.Throttles.releaseMemory()
 	}
 }
 
@@ -104,22 +101,14 @@ func (s *Shard) commandDropped(reason string, age time.Duration) {
 	if o, ok := s.cfg.Observer.(DropObserver); ok {
 		o.CommandDropped(s.cfg.ID, reason)
 	}
-	if ok, n := s.drops.allow(s.cfg.Clock, reason); ok {
+	// Throttled across the process's shards: n counts the drops held back
+	// on all of them.
+	if ok, n := s.cfg.Throttles.commandDrops[reason].Allow(); ok {
 		attrs := []slog.Attr{slog.String("reason", reason), slog.Int("queue_size", CommandQueueSize),
 			slog.Duration("max_age", maxCommandAge), slog.Int("suppressed", n)}
 		if reason == dropExpired {
 			attrs = append(attrs, slog.Duration("age", age))
 		}
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "dropped a command for Discord", attrs...)
-	}
-}
-
-// reportHeldBackDrops logs the drops held back by the throttle once their
-// interval has passed, so the count is never lost when drops stop.
-func (s *Shard) reportHeldBackDrops() {
-	for _, kind := range []string{dropQueueFull, dropExpired, dropFrameTooLarge, dropInflatedTooLarge} {
-		if n := s.drops.flush(s.cfg.Clock, kind); n > 0 {
-			s.log.Warn("more drops since the last warning", slog.String("reason", kind), slog.Int("suppressed", n))
-		}
 	}
 }

@@ -3,11 +3,8 @@ package shard
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/cordis-gateway/cordis/src/clock"
 )
 
 // Reasons a dispatch is refused rather than published (metric label).
@@ -68,7 +65,7 @@ func (g *guardedPublisher) Publish(ctx context.Context, shardID int, ref int64, 
 func (s *Shard) refused(ref int64, reason string, event []byte, size int) {
 	s.cfg.Observer.DispatchRefused(s.cfg.ID, reason)
 	s.Confirmed(ref)
-	ok, suppressed := s.refusedWarn.allow()
+	ok, suppressed := s.refusedWarn.Allow()
 	if !ok {
 		return
 	}
@@ -92,26 +89,4 @@ func shortEvent(t []byte) string {
 		cut--
 	}
 	return string(t[:cut]) + "..."
-}
-
-// refusedWarning lets one warning through per refusedWarnEvery and counts
-// the ones it held back.
-type refusedWarning struct {
-	clk        clock.Clock
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (w *refusedWarning) allow() (bool, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	now := w.clk.Now()
-	if !w.last.IsZero() && now.Sub(w.last) < refusedWarnEvery {
-		w.suppressed++
-		return false, 0
-	}
-	n := w.suppressed
-	w.last, w.suppressed = now, 0
-	return true, n
 }

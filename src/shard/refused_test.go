@@ -3,6 +3,8 @@ package shard
 import (
 	"context"
 	"errors"
+	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,4 +103,40 @@ func TestShortEventKeepsLogLinesShort(t *testing.T) {
 	} {
 		assert.Equal(t, tt.want, shortEvent([]byte(tt.in)))
 	}
+}
+
+// receivedEvents records the event names counted as received (the metric's
+// event label) and the refusals.
+type receivedEvents struct {
+	refusals
+	events map[string]int
+}
+
+func (r *receivedEvents) DispatchReceived(_ int, event []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events[string(event)]++
+}
+
+func (r *receivedEvents) labels() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.events)
+}
+
+// A hostile or broken peer must not create a metric label per event name
+// it invents: a refused dispatch is counted by its reason only.
+func TestRefusedEventNamesNeverBecomeMetricLabels(t *testing.T) {
+	stub := newDiscordStub(t)
+	obs := &receivedEvents{events: map[string]int{}}
+	_, pub, _ := startShard(t, stub, clock.NewFake(time.Unix(0, 0)), func(c *Config) { c.Observer = obs })
+	c := established(t, stub, pub, "sess-l")
+	c.sendRaw([]byte(`{"op":0,"s":2,"t":"` + strings.Repeat("X", 300) + `","d":{}}`))
+	for i := range 1000 {
+		c.sendRaw([]byte(`{"op":0,"s":` + strconv.Itoa(3+i) + `,"t":"` + strings.Repeat("Y", 256) + strconv.Itoa(i) + `","d":{}}`))
+	}
+	c.sendRaw([]byte(`{"op":0,"s":1003,"t":"MESSAGE_CREATE","d":{}}`))
+	require.Equal(t, "MESSAGE_CREATE", pub.next(t).key)
+	assert.Equal(t, map[string]int{"READY": 1, "MESSAGE_CREATE": 1}, obs.labels(), "only published event names are labels")
+	assert.Len(t, obs.got(), 1001, "every refused dispatch is counted by its reason")
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/cordis-gateway/cordis/src/codec"
 	"github.com/cordis-gateway/cordis/src/config"
 	"github.com/cordis-gateway/cordis/src/state"
+	"github.com/cordis-gateway/cordis/src/throttle"
 )
 
 // Publisher takes dispatches off the shard. Publish may block: that is the
@@ -43,7 +44,7 @@ type Timeouts struct {
 }
 
 // Config is everything one shard needs. All fields are required except
-// Dialer, Rand and Observer.
+// Dialer, Rand, Observer and Throttles.
 type Config struct {
 	ID, Total      int
 	Token          config.Secret
@@ -63,11 +64,17 @@ type Config struct {
 	Dialer   *websocket.Dialer
 	Rand     func() float64 // [0,1), for jitter; math/rand/v2 by default
 	Observer Observer       // metrics hooks; may be nil
+	// Throttles must be one value shared by all the shards of a process
+	// (see Throttles); nil gives this shard throttles of its own.
+	Throttles *Throttles
 }
 
 // Observer receives what metrics are made of. Methods are called from the
 // shard's goroutines and must not block.
 type Observer interface {
+	// DispatchReceived counts a dispatch handed to the publisher; one
+	// refused is counted by DispatchRefused only, so no name a peer
+	// invents past the routing key bound becomes a label.
 	DispatchReceived(shardID int, event []byte)
 	StateChanged(shardID int, s State)
 	HeartbeatAcked(shardID int, latency time.Duration)
@@ -100,11 +107,13 @@ const maxResumeAttempts = 3
 
 // Shard is one gateway shard. Create with New, drive with Run.
 type Shard struct {
-	cfg   Config
-	log   *slog.Logger
-	cmds  chan queuedCommand
-	drops dropLog // throttles drop warnings
-	state atomic.Int32
+	cfg  Config
+	log  *slog.Logger
+	cmds *commandQueue
+	// payloadDrops throttles the warnings about payloads dropped on this
+	// shard, by reason (command drops: cfg.Throttles).
+	payloadDrops map[string]*throttle.Limiter
+	state        atomic.Int32
 
 	// session is what RESUME needs. Written by the Run goroutine only;
 	// seq (the last dispatch handed to the publisher) is also read by the
@@ -117,7 +126,7 @@ type Shard struct {
 	confirms confirmWindow
 	storeSeq func(seq int64) // hands a settled seq to the session store (UpdateSeq: no I/O)
 
-	refusedWarn refusedWarning
+	refusedWarn *throttle.Limiter // spaces the warnings about refused dispatches
 
 	// pending is a command taken from cmds but not yet sent; it survives
 	// reconnects. Only the current connection's writer touches it.
@@ -135,16 +144,20 @@ func New(cfg Config) *Shard {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
+	if cfg.Throttles == nil {
+		cfg.Throttles = NewThrottles(cfg.Clock, cfg.Logger)
+	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timeouts.Open, ReadBufferSize: 8 << 10, WriteBufferSize: 4 << 10}
 	}
 	s := &Shard{
 		cfg:  cfg,
 		log:  cfg.Logger.With(slog.Int("shard_id", cfg.ID)),
-		cmds: make(chan queuedCommand, CommandQueueSize),
+		cmds: newCommandQueue(),
 	}
+	s.payloadDrops = newPayloadDropThrottles(cfg.Clock, s.log)
 	s.storeSeq = func(seq int64) { cfg.Sessions.UpdateSeq(cfg.ID, seq) }
-	s.refusedWarn.clk = cfg.Clock
+	s.refusedWarn = throttle.New(cfg.Clock, refusedWarnEvery)
 	// Dispatches that can never be published are refused before the
 	// publisher sees them (refused.go).
 	s.cfg.Publisher = &guardedPublisher{s: s, next: cfg.Publisher}

@@ -43,9 +43,9 @@ func (c *connection) writeLoop(interval time.Duration) {
 		}
 	}()
 	for {
-		var cmds <-chan queuedCommand
+		var cmds <-chan struct{}
 		if s.pending.body == nil && c.isEst.Load() {
-			cmds = s.cmds
+			cmds = s.cmds.ready
 		}
 		select {
 		case <-c.ctx.Done():
@@ -70,8 +70,10 @@ func (c *connection) writeLoop(interval time.Duration) {
 			if !c.write(p, lim) {
 				return
 			}
-		case q := <-cmds:
-			s.pending = q
+		case <-cmds:
+			if q, ok := s.cmds.pop(); ok {
+				s.pending = q
+			}
 		case <-est:
 			est = nil // commands may flow now
 		case <-waitC:
@@ -108,7 +110,6 @@ func (c *connection) writeLoop(interval time.Duration) {
 				return
 			}
 			s.pending = queuedCommand{}
-			s.reportHeldBackDrops()
 		}
 	}
 }

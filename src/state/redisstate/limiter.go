@@ -16,7 +16,12 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/state"
+	"github.com/cordis-gateway/cordis/src/throttle"
 )
+
+// logEvery is the minimum spacing of repeated warnings about Redis, so an
+// outage produces a few lines instead of one per attempt.
+const logEvery = 30 * time.Second
 
 const (
 	// opTimeout bounds one Redis round trip, so a hung Redis delays an
@@ -49,8 +54,8 @@ type Limiter struct {
 	owner    string // lock values: owner + counter, unique across clusters
 	count    atomic.Uint64
 
-	warn      throttle // Redis unavailable
-	startWarn throttle // shared start limit used up
+	warn      *throttle.Limiter // Redis unavailable
+	startWarn *throttle.Limiter // shared start limit used up
 	mu        sync.Mutex
 	down      bool      // last Redis call failed
 	downUntil time.Time // skip Redis until then
@@ -76,8 +81,8 @@ func NewLimiter(client redis.UniversalClient, botID string, limit state.StartLim
 		keys:      keys,
 		startKey:  StartLimitKey(botID),
 		owner:     hex.EncodeToString(id[:]),
-		warn:      throttle{clk: clk, interval: logEvery},
-		startWarn: throttle{clk: clk, interval: logEvery},
+		warn:      throttle.New(clk, logEvery),
+		startWarn: throttle.New(clk, logEvery),
 	}
 }
 
@@ -197,7 +202,7 @@ func (l *Limiter) markDown(err error) {
 	l.down = true
 	l.downUntil = l.clk.Now().Add(probeAfter)
 	l.mu.Unlock()
-	if ok, n := l.warn.allow(); ok {
+	if ok, n := l.warn.Allow(); ok {
 		l.logger.Warn("redis unavailable: identify limits fall back to this process only",
 			"error", err, "suppressed", n)
 	}
@@ -209,7 +214,7 @@ func (l *Limiter) markUp() {
 	l.down = false
 	l.mu.Unlock()
 	if was {
-		l.warn.reset()
+		l.warn.Reset()
 		l.logger.Info("redis reachable again: identify limits shared across clusters")
 	}
 }
@@ -265,7 +270,7 @@ func (l *Limiter) takeStart(ctx context.Context, period uint64) (time.Duration, 
 		return noTTLRetry, nil
 	}
 	wait := max(time.Duration(n)*time.Millisecond, time.Millisecond)
-	if ok, _ := l.startWarn.allow(); ok {
+	if ok, _ := l.startWarn.Allow(); ok {
 		l.logger.Warn("daily session start limit used up by the clusters sharing this bot; waiting for its reset",
 			"wait", wait)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/state"
+	"github.com/cordis-gateway/cordis/src/throttle"
 )
 
 // FlushInterval is the longest a dispatched seq waits before reaching Redis.
@@ -45,7 +46,7 @@ type Sessions struct {
 	mu      sync.Mutex // guards cold; never held across a round trip
 	cold    []slotState
 	ops     []flushOp // scratch: the flush being sent (under flushMu)
-	warn    throttle
+	warn    *throttle.Limiter
 }
 
 // seqSlot is padded to a cache line so shards on different cores do not
@@ -98,7 +99,7 @@ func NewSessions(client redis.UniversalClient, botID string, firstShard, count i
 		keys:   keys,
 		cold:   make([]slotState, count),
 		ops:    make([]flushOp, 0, count),
-		warn:   throttle{clk: clk, interval: logEvery},
+		warn:   throttle.New(clk, logEvery),
 	}
 }
 
@@ -326,12 +327,12 @@ func (s *Sessions) Run(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			failing = true
-			if ok, n := s.warn.allow(); ok {
+			if ok, n := s.warn.Allow(); ok {
 				s.logger.Warn("redis session flush failed; retrying", "error", err, "suppressed", n)
 			}
 		case err == nil && failing:
 			failing = false
-			s.warn.reset()
+			s.warn.Reset()
 			s.logger.Info("redis session flush works again")
 		}
 	}
