@@ -5,13 +5,15 @@ import (
 	"time"
 )
 
-// maxCommandAge bounds how late a command may reach Discord: one send
-// window. A command that waited longer (the shard was reconnecting, or
-// workers published faster than the send limit drains) is dropped, counted
-// and logged instead of arriving minutes late. Together with
-// CommandQueueSize (one window's worth of sends) it keeps the queue's
-// delay and memory small.
-const maxCommandAge = sendWindow
+// maxCommandAge bounds how late a command may reach Discord. A command that
+// waited longer (the shard was reconnecting, or workers published faster
+// than the send limit drains) is dropped, counted and logged instead of
+// arriving minutes late. It is half a window longer than the limiter's
+// window, so a command that only waited for the window to slide (a burst
+// over the share) still goes: at exactly one window it would expire just as
+// its slot freed. Together with CommandQueueSize (one window's worth of
+// sends) it keeps the queue's delay and memory small.
+const maxCommandAge = 90 * time.Second
 
 // queuedCommand is a validated command waiting for its shard's writer,
 // with when it was queued.
