@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordis-gateway/cordis/src/logging/logtest"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -480,7 +481,7 @@ func TestConnectRetriesUntilTheBrokerIsReachable(t *testing.T) {
 	u, _ := url.Parse(raw)
 	p := newProxy(t, u.Host)
 	p.cut(true)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	type result struct {
 		b   *Broker
 		err error
@@ -494,7 +495,7 @@ func TestConnectRetriesUntilTheBrokerIsReachable(t *testing.T) {
 		})
 		done <- result{b, err}
 	}()
-	waitFor(t, func() bool { return strings.Count(logs.String(), "connection attempt failed") >= 3 })
+	waitFor(t, func() bool { return logs.Count("connection attempt failed") >= 3 })
 	p.resume()
 	r := <-done
 	if r.err != nil {
@@ -523,7 +524,7 @@ func TestConnectGivesUpWhenCtxEndsAndNeverLogsThePassword(t *testing.T) {
 	}()
 	const password = "s3cr3t-Pa55"
 	baseline := runtime.NumGoroutine()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err = Connect(ctx, Options{
@@ -542,23 +543,6 @@ func TestConnectGivesUpWhenCtxEndsAndNeverLogsThePassword(t *testing.T) {
 		t.Fatalf("password leaked: %s", out)
 	}
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= baseline+1 }) // +1: our accept loop
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestCloseEndsEveryGoroutine(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/codec"
 	"github.com/cordis-gateway/cordis/src/config"
+	"github.com/cordis-gateway/cordis/src/logging/logtest"
 	"github.com/cordis-gateway/cordis/src/shard"
 )
 
@@ -135,43 +135,23 @@ func TestForwardRefusesWithAReasonAndReachesNoShard(t *testing.T) {
 // The refusal warning is throttled, and what it held back is logged when
 // the window ends, even when no refusal follows.
 func TestRefusalWarningsLogHowManyWereSuppressed(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	clk := clock.NewFake(time.Unix(0, 0))
 	c := New(config.Shards{First: 0, Count: 1, Total: 1},
 		shard.Config{Codec: codec.JSON{}, Clock: clk, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, nil)
 	for range 1000 {
 		c.Forward(broker.Command{Body: []byte("garbage")})
 	}
-	assert.Equal(t, 1, logs.count("dropped a command"), "one warning, not one per command")
-	assert.Zero(t, logs.count("not logged one by one"))
+	assert.Equal(t, 1, logs.Count("dropped a command"), "one warning, not one per command")
+	assert.Zero(t, logs.Count("not logged one by one"))
 	clk.BlockUntil(1)
 	clk.Advance(warnEvery)
-	require.Eventually(t, func() bool { return logs.count(`"suppressed":999`) == 1 }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return logs.Count(`"suppressed":999`) == 1 }, 5*time.Second, time.Millisecond,
 		"the window's end says how many were held back: %s", logs.String())
 
 	// The next window starts from the summary; a later refusal logs again.
 	clk.Advance(warnEvery)
 	c.Forward(broker.Command{Body: []byte(`{"op":1}`)})
-	assert.Equal(t, 2, logs.count("dropped a command"))
-	assert.Equal(t, 1, logs.count(`"reason":"gateway_op","suppressed_since_last":0`))
+	assert.Equal(t, 2, logs.Count("dropped a command"))
+	assert.Equal(t, 1, logs.Count(`"reason":"gateway_op","suppressed_since_last":0`))
 }
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(), substr) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cordis-gateway/cordis/src/clock"
 	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/logging/logtest"
 	"github.com/cordis-gateway/cordis/src/state"
 )
 
@@ -134,7 +135,7 @@ func TestAFullCommandQueueCountsEveryDropAndLogsTheHeldBackCount(t *testing.T) {
 	stub := newDiscordStub(t)
 	clk := clock.NewFake(time.Unix(0, 0))
 	obs := newDropCounter()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	s, _, _ := startShard(t, stub, clk, func(c *Config) {
 		c.Observer = obs
 		c.Logger = newTestLogger(&logs)
@@ -147,32 +148,14 @@ func TestAFullCommandQueueCountsEveryDropAndLogsTheHeldBackCount(t *testing.T) {
 	}
 	_, commands := obs.counts()
 	assert.Equal(t, 1000, commands[dropQueueFull])
-	assert.Equal(t, 1, strings.Count(logs.String(), `"reason":"queue_full"`), "one warning for a burst: %s", logs.String())
+	assert.Equal(t, 1, logs.Count(`"reason":"queue_full"`), "one warning for a burst: %s", logs.String())
 	clk.Advance(dropWarnEvery)
 	require.False(t, s.Send([]byte(`{"op":3,"d":{}}`)))
 	assert.Contains(t, logs.String(), `"suppressed":999`, "the next warning says how many were held back")
 	assert.Equal(t, 120, CommandQueueSize, "the queue holds one send window")
 }
 
-// syncBuffer collects log output written from the shard's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newTestLogger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+func newTestLogger(w *logtest.Buffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
 
 func TestAFreshCommandReplacesAnExpiredOneInAFullQueue(t *testing.T) {
 	stub := newDiscordStub(t)
@@ -195,7 +178,7 @@ func TestAFreshCommandReplacesAnExpiredOneInAFullQueue(t *testing.T) {
 }
 
 // newIdleShards returns shards that are never run, sharing throttles.
-func newIdleShards(n int, clk clock.Clock, logs *syncBuffer, th *Throttles) []*Shard {
+func newIdleShards(n int, clk clock.Clock, logs *logtest.Buffer, th *Throttles) []*Shard {
 	var shards []*Shard
 	for id := range n {
 		shards = append(shards, New(Config{
@@ -208,7 +191,7 @@ func newIdleShards(n int, clk clock.Clock, logs *syncBuffer, th *Throttles) []*S
 
 func TestForcedGCsAndCommandDropWarningsAreThrottledPerProcessNotPerShard(t *testing.T) {
 	clk := clock.NewFake(time.Unix(0, 0))
-	var logs syncBuffer
+	var logs logtest.Buffer
 	th := NewThrottles(clk, newTestLogger(&logs))
 	var freed atomic.Int32
 	th.releaseMemory = func() { freed.Add(1) }
@@ -218,10 +201,10 @@ func TestForcedGCsAndCommandDropWarningsAreThrottledPerProcessNotPerShard(t *tes
 		for _, s := range shards {
 			s.payloadDropped(dropInflatedTooLarge, 9<<20, 8<<20)
 		}
-		assert.Equal(t, 100, strings.Count(logs.String(), `"reason":"inflated_too_large"`),
+		assert.Equal(t, 100, logs.Count(`"reason":"inflated_too_large"`),
 			"a payload drop is warned about once per shard: each is its own connection's")
 		clk.Advance(dropWarnEvery)
-		logs = syncBuffer{}
+		logs.Reset()
 	}
 	assert.Equal(t, int32(2), freed.Load(), "at most one forced GC per interval for the whole process")
 
@@ -236,7 +219,7 @@ func TestForcedGCsAndCommandDropWarningsAreThrottledPerProcessNotPerShard(t *tes
 			require.False(t, s.Send([]byte(`{"op":3,"d":{}}`)))
 		}
 	}
-	assert.Equal(t, 1, strings.Count(logs.String(), `"reason":"queue_full"`), "one warning for the process")
+	assert.Equal(t, 1, logs.Count(`"reason":"queue_full"`), "one warning for the process")
 	clk.Advance(dropWarnEvery)
 	require.False(t, shards[0].Send([]byte(`{"op":3,"d":{}}`)))
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"suppressed":299`) },
@@ -250,7 +233,7 @@ func TestHeldBackDropsAreLoggedWhenTheWindowEndsWhateverElseHappens(t *testing.T
 	for _, reason := range []string{dropInflatedTooLarge, dropQueueFull} {
 		t.Run(reason, func(t *testing.T) {
 			clk := clock.NewFake(time.Unix(0, 0))
-			var logs syncBuffer
+			var logs logtest.Buffer
 			th := NewThrottles(clk, newTestLogger(&logs))
 			th.releaseMemory = func() {}
 			s := newIdleShards(1, clk, &logs, th)[0]
@@ -269,7 +252,7 @@ func TestHeldBackDropsAreLoggedWhenTheWindowEndsWhateverElseHappens(t *testing.T
 			clk.Advance(time.Nanosecond)
 			require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"suppressed":4`) },
 				10*time.Second, time.Millisecond, "the 4 held back are logged when the window ends")
-			assert.Equal(t, 2, strings.Count(logs.String(), `"reason":"`+reason+`"`), "one warning, one summary")
+			assert.Equal(t, 2, logs.Count(`"reason":"`+reason+`"`), "one warning, one summary")
 		})
 	}
 }
