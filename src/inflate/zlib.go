@@ -16,9 +16,13 @@ const (
 	// than the window, so one Read always takes all of flate's pending
 	// output (which never exceeds the window).
 	readRoom = windowSize + 1
-	// outInitial is the first output buffer: when it fills, the last
-	// window moves to the front, rarely enough to cost nothing amortised.
-	outInitial = 256 << 10
+	// outInitial is the first output buffer, kept for the connection's
+	// life: the history window, room for one Read and as much again. When
+	// it fills, the last window moves to the front: once per window of
+	// output, a copy of one byte per byte inflated, cheap next to inflating
+	// it. Larger buffers cost memory on every idle shard (a 256 KiB one made
+	// a shard ~180 KiB after traffic at 1,000 shards).
+	outInitial = 2*windowSize + readRoom
 	// maxPending bounds the compressed bytes of a payload still waiting for
 	// its sync flush: MaxPayload compresses to far less, so more is a broken
 	// or hostile peer, and since the stream cannot be decoded without those
@@ -181,7 +185,10 @@ func (z *zlibStream) makeRoom(start int) int {
 	if want > z.maxOut()/2 {
 		want = z.maxOut() // the last step: straight to the most a payload needs
 	}
-	if cap(z.out) >= want {
+	// Only history (no payload begun) is moved in place whenever it leaves
+	// room: a payload growing past the buffer doubles it instead, so it is
+	// not copied again and again.
+	if cap(z.out) >= want || (live <= windowSize && cap(z.out) >= live+readRoom) {
 		copy(z.out[:cap(z.out)], z.out[keep:z.end])
 	} else {
 		grown := make([]byte, max(outInitial, want))
@@ -208,6 +215,19 @@ func checkZlibHeader(data []byte) error {
 		return errors.New("inflate zlib-stream: header asks for a preset dictionary")
 	}
 	return nil
+}
+
+// Release lets go of what a large payload grew (the output buffer back to
+// outInitial, keeping the window; a split payload's pending bytes) and of
+// the reference to the last message.
+func (z *zlibStream) Release() {
+	z.src.set(nil)
+	if cap(z.out) > outInitial {
+		z.shrink()
+	}
+	if len(z.pending) == 0 && cap(z.pending) > idleBuffer {
+		z.pending = nil
+	}
 }
 
 func (z *zlibStream) Close() error {
