@@ -34,6 +34,7 @@ var names = [...]string{
 	"/memory/classes/heap/released:bytes",
 	"/memory/classes/heap/objects:bytes",
 	"/memory/classes/heap/free:bytes",
+	"/gc/cycles/total:gc-cycles",
 }
 
 // Usage is what the runtime reports, in bytes.
@@ -43,6 +44,15 @@ type Usage struct {
 	Released uint64 // heap returned to the OS
 	Objects  uint64 // heap in objects, live or not yet collected
 	Free     uint64 // heap free and not released (may be released)
+	GCs      uint64 // GC cycles so far
+}
+
+// Idle reports whether the process holds more than headroom of garbage and
+// unreleased free heap although no GC ran since prev: after a burst (say a
+// GUILD_CREATE to every shard) an idle gateway allocates too little to start
+// one, and would keep the burst's memory until the runtime's 2-minute GC.
+func Idle(prev, u Usage, headroom int64) bool {
+	return u.GCs == prev.GCs && int64(u.Objects)+int64(u.Free)-int64(u.Live) > headroom
 }
 
 // Limit is the memory limit for u with headroom: what the runtime counts against a limit
@@ -70,7 +80,7 @@ func Read(samples []metrics.Sample) Usage {
 			v[i] = samples[i].Value.Uint64()
 		}
 	}
-	return Usage{Live: v[0], Total: v[1], Released: v[2], Objects: v[3], Free: v[4]}
+	return Usage{Live: v[0], Total: v[1], Released: v[2], Objects: v[3], Free: v[4], GCs: v[5]}
 }
 
 // Samples returns the samples Read fills.
@@ -82,12 +92,19 @@ func Samples() []metrics.Sample {
 	return s
 }
 
+// freeEvery is how many Every ticks with no GC make an idle process give its garbage
+// back (free): a second, so a busy gateway, whose own GCs do it, is never disturbed.
+const freeEvery = 10
+
 // Run keeps the process's soft memory limit at Limit(Read(), headroom), every Every, until
-// ctx ends; then it lifts the limit. read and set are injectable for tests (Read and
-// debug.SetMemoryLimit in production).
-func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage, set func(int64) int64) {
+// ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle holds, it
+// calls free. read, set and free are injectable for tests (Read, debug.SetMemoryLimit and
+// debug.FreeOSMemory in production).
+func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage, set func(int64) int64, free func()) {
 	defer set(math.MaxInt64)
-	set(Limit(read(), headroom))
+	u := read()
+	set(Limit(u, headroom))
+	since, quiet := u, 0 // the sample quiet ticks ago, with no GC since
 	t := clk.NewTimer(Every)
 	defer t.Stop()
 	for {
@@ -96,7 +113,17 @@ func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage
 			return
 		case <-t.C():
 		}
-		set(Limit(read(), headroom))
+		u = read()
+		set(Limit(u, headroom))
+		if u.GCs != since.GCs {
+			since, quiet = u, 0
+		} else if quiet++; quiet >= freeEvery {
+			if Idle(since, u, headroom) {
+				free()
+				u = read()
+			}
+			since, quiet = u, 0
+		}
 		t.Reset(Every)
 	}
 }
@@ -108,6 +135,6 @@ func Start(ctx context.Context, lookupEnv func(string) (string, bool), bufferBou
 		return false
 	}
 	samples := Samples()
-	go Run(ctx, clock.Real(), Headroom(bufferBound), func() Usage { return Read(samples) }, debug.SetMemoryLimit)
+	go Run(ctx, clock.Real(), Headroom(bufferBound), func() Usage { return Read(samples) }, debug.SetMemoryLimit, debug.FreeOSMemory)
 	return true
 }

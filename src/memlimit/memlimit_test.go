@@ -47,7 +47,7 @@ func TestRunFollowsTheLiveHeapAndLiftsTheLimitWhenDone(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, clk, 1000, func() Usage { return Usage{Live: <-live} }, func(l int64) int64 { set <- l; return 0 })
+		Run(ctx, clk, 1000, func() Usage { return Usage{Live: <-live} }, func(l int64) int64 { set <- l; return 0 }, func() {})
 	}()
 	for i, l := range []uint64{5000, 9000, 7000} {
 		if i > 0 { // the first is set at once
@@ -83,4 +83,64 @@ func TestReadReportsTheRuntimesMemory(t *testing.T) {
 	if u.Live == 0 || u.Total == 0 || u.Objects == 0 || u.Total < u.Objects {
 		t.Fatalf("Read = %+v", u)
 	}
+}
+
+func TestAnIdleProcessGivesBackTheGarbageOfABurst(t *testing.T) {
+	const headroom = 1000
+	for _, tt := range []struct {
+		name     string
+		samples  []Usage // one per tick after the first
+		wantFree int
+	}{
+		{"garbage over the headroom and no GC for a second", repeat(Usage{Live: 5000, Objects: 9000, GCs: 3}, freeEvery), 1},
+		{"a GC ran: the runtime is doing it", append(repeat(Usage{Live: 5000, Objects: 9000, GCs: 3}, freeEvery-1), Usage{Live: 5000, Objects: 9000, GCs: 4}), 0},
+		{"garbage within the headroom", repeat(Usage{Live: 5000, Objects: 5500, Free: 400, GCs: 3}, freeEvery), 0},
+		{"not quiet long enough", repeat(Usage{Live: 5000, Objects: 9000, GCs: 3}, freeEvery-1), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Unix(0, 0))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			samples := append([]Usage{{Live: 5000, Objects: 6000, GCs: 3}}, tt.samples...)
+			next := make(chan struct{})
+			freed := 0
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				i := 0
+				read := func() Usage {
+					u := samples[min(i, len(samples)-1)]
+					if i > 0 && i <= len(tt.samples) {
+						next <- struct{}{}
+					}
+					i++
+					return u
+				}
+				Run(ctx, clk, headroom, read, func(int64) int64 { return 0 }, func() { freed++ })
+			}()
+			for range tt.samples {
+				if err := clk.AwaitTimer(Every, time.After(10*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				clk.Advance(Every)
+				<-next
+			}
+			if err := clk.AwaitTimer(Every, time.After(10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			<-done
+			if freed != tt.wantFree {
+				t.Fatalf("freed %d times, want %d", freed, tt.wantFree)
+			}
+		})
+	}
+}
+
+func repeat(u Usage, n int) []Usage {
+	out := make([]Usage, n)
+	for i := range out {
+		out[i] = u
+	}
+	return out
 }
