@@ -156,7 +156,7 @@ func (b *Broker) run(s *session) {
 		b.dropRefused(err)
 		msgs, bytes := b.out.stats()
 		b.log.Warn("rabbitmq connection lost; reconnecting",
-			"error", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_bytes", bytes)
+			"error", err, "republishing", requeued, "buffered_dispatches", msgs, "buffered_body_bytes", bytes)
 		lost := time.Now()
 		if errors.Is(err, errFrozen) {
 			s.shutdown(lost) // cut: a polite close would wait on the frozen socket
@@ -175,7 +175,7 @@ func (b *Broker) run(s *session) {
 		}
 		msgs, bytes = b.out.stats()
 		b.log.Info("rabbitmq connection recovered",
-			"down_for", time.Since(lost).Round(time.Millisecond), "buffered_dispatches", msgs, "buffered_bytes", bytes)
+			"down_for", time.Since(lost).Round(time.Millisecond), "buffered_dispatches", msgs, "buffered_body_bytes", bytes)
 	}
 }
 
@@ -230,7 +230,9 @@ func (b *Broker) Commands() <-chan Command { return b.commands }
 // Up reports whether the connection is open and the topology declared (for /readyz).
 func (b *Broker) Up() bool { return b.up.Load() }
 
-// Buffered returns the body bytes queued or published but not yet confirmed.
+// Buffered returns the bytes held by the dispatches queued or published but not yet
+// confirmed: what counts against MaxBufferBytes, each dispatch's size-class buffer plus a
+// fixed per-dispatch overhead (a little more than the bodies alone).
 func (b *Broker) Buffered() int { return b.out.buffered() }
 
 // Drain stops consuming, refuses new dispatches and waits until every buffered dispatch

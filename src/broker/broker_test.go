@@ -320,7 +320,8 @@ func TestPublishBlocksWhileBufferFullAndResumesAfterRecovery(t *testing.T) {
 	raw := testAMQPURL(t)
 	u, _ := url.Parse(raw)
 	p := newProxy(t, u.Host)
-	b := connectTest(t, Options{URL: p.urlThrough(t, raw), MaxBufferBytes: 1000})
+	room := 10 * held(strings.Repeat("x", 100)) // ten 100-byte dispatches
+	b := connectTest(t, Options{URL: p.urlThrough(t, raw), MaxBufferBytes: room})
 	key := randomKey(t)
 	obs := newObserver(t, raw)
 	d := obs.bind(t, key)
@@ -334,8 +335,8 @@ func TestPublishBlocksWhileBufferFullAndResumesAfterRecovery(t *testing.T) {
 			t.Fatalf("publish %d into a buffer with room: %v", i, err)
 		}
 	}
-	if got := b.Buffered(); got != 1000 {
-		t.Fatalf("Buffered() = %d, want 1000", got)
+	if got := b.Buffered(); got != room {
+		t.Fatalf("Buffered() = %d, want %d", got, room)
 	}
 	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"math/bits"
+	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Size classes of pooled body buffers, from 256 B to 16 MiB: each power-of-two range is
@@ -38,17 +40,34 @@ func classOf(n int) (class, size int, ok bool) {
 	return (shift-1-minClassShift)*classSteps + j, base + j*step, true
 }
 
+// dispatchOverhead is what one buffered dispatch holds besides its body buffer: its ring
+// slot, counted twice because the ring's backing array grows by doubling, and the *[]byte
+// header of its pooled buffer. The buffer bound counts it so that many small dispatches
+// cannot hold several times the bound (TestBufferedCountsWhatTheOutboxHolds measures it).
+// amqp091's per-publish state is not counted: it exists only for the in-flight window.
+const dispatchOverhead = 2*int(unsafe.Sizeof(entry{})) + int(unsafe.Sizeof([]byte(nil)))
+
+// costOf is what a dispatch whose body sits in buf holds while buffered: the whole
+// buffer as the Go allocator sized it (cap, see alloc) plus the per-dispatch overhead.
+func costOf(buf []byte) int { return cap(buf) + dispatchOverhead }
+
+// alloc returns a buffer of length n whose capacity is all the allocator reserved for it
+// (slices.Grow rounds up to the allocator's size class), so costOf counts that slack too.
+func alloc(n int) []byte {
+	return slices.Grow([]byte(nil), n)[:n]
+}
+
 // get returns a buffer holding a copy of src.
 func (p *bufPool) get(src []byte) (*[]byte, []byte) {
 	c, size, ok := classOf(len(src))
 	if !ok {
-		b := make([]byte, len(src))
+		b := alloc(len(src))
 		copy(b, src)
 		return nil, b
 	}
 	bp, _ := p.classes[c].Get().(*[]byte)
 	if bp == nil {
-		b := make([]byte, size)
+		b := alloc(size)
 		bp = &b
 	}
 	b := (*bp)[:len(src)]
@@ -60,8 +79,8 @@ func (p *bufPool) put(bp *[]byte) {
 	if bp == nil {
 		return
 	}
-	c, size, ok := classOf(cap(*bp))
-	if !ok || cap(*bp) != size {
+	c, size, ok := classOf(len(*bp)) // a pooled buffer's length is its class size
+	if !ok || len(*bp) != size {
 		return
 	}
 	p.classes[c].Put(bp)

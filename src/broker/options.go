@@ -37,7 +37,7 @@ var ErrClosed = errors.New("broker closed")
 type Options struct {
 	URL                    string        // amqp:// or amqps:// URL
 	ContentType            string        // ContentTypeJSON or ContentTypeETF
-	MaxBufferBytes         int           // bound on bytes queued + unconfirmed; default 64 MiB
+	MaxBufferBytes         int           // bound on the memory held by queued + unconfirmed dispatches (bodies in their size-class buffers plus per-dispatch overhead); default 64 MiB
 	MinBackoff, MaxBackoff time.Duration // reconnect backoff, default 1s..30s, jittered
 	Logger                 *slog.Logger
 

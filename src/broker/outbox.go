@@ -10,7 +10,9 @@ import (
 // outbox is the bounded buffer between Publish and the publisher goroutine. It holds two
 // queues in publish order: pending (not yet written to the current channel) and inflight
 // (written, waiting for the broker's confirm, tagged with their delivery tag). Both count
-// against max; Publish blocks while they are full (back-pressure).
+// against max, each dispatch by what it holds (costOf: its size-class buffer plus the
+// per-dispatch overhead, not only its body); Publish blocks while they are full
+// (back-pressure).
 //
 // Ownership: any goroutine may add; only the publisher goroutine takes from pending and
 // moves entries between the queues, so the front of pending cannot change under it.
@@ -20,7 +22,8 @@ type outbox struct {
 	keys interner
 
 	mu       sync.Mutex
-	used     int // body bytes in pending + inflight
+	used     int // costOf the dispatches in pending + inflight: what the bound limits
+	bodies   int // their body bytes, for reports of what was left unconfirmed
 	pending  ring
 	inflight ring
 	waiters  []*waiter     // blocked Publish calls, first come first served
@@ -52,7 +55,8 @@ func (o *outbox) fitsLocked(need int) bool {
 func (o *outbox) add(ctx context.Context, shard int, ref int64, key, body []byte) error {
 	e := entry{key: o.keys.intern(key), shard: shard, ref: ref, at: time.Now()}
 	e.buf, e.body = o.pool.get(body)
-	need := len(e.body)
+	e.cost = costOf(e.body)
+	need := e.cost
 
 	o.mu.Lock()
 	if o.closed {
@@ -62,6 +66,7 @@ func (o *outbox) add(ctx context.Context, shard int, ref int64, key, body []byte
 	}
 	if len(o.waiters) == 0 && o.fitsLocked(need) {
 		o.used += need
+		o.bodies += len(e.body)
 		o.pending.pushBack(e)
 		o.mu.Unlock()
 		o.signal()
@@ -103,10 +108,11 @@ func (o *outbox) signal() {
 func (o *outbox) grantLocked() {
 	for len(o.waiters) > 0 && !o.closed {
 		w := o.waiters[0]
-		if !o.fitsLocked(len(w.e.body)) {
+		if !o.fitsLocked(w.e.cost) {
 			return
 		}
-		o.used += len(w.e.body)
+		o.used += w.e.cost
+		o.bodies += len(w.e.body)
 		o.pending.pushBack(w.e)
 		o.signal()
 		w.granted = true
@@ -215,7 +221,8 @@ func (o *outbox) requeueInflight() int {
 }
 
 func (o *outbox) releaseLocked(e entry) {
-	o.used -= len(e.body)
+	o.used -= e.cost
+	o.bodies -= len(e.body)
 	o.pool.put(e.buf)
 	o.grantLocked()
 	if o.emptyLocked() && o.empty != nil {
@@ -285,11 +292,11 @@ func (o *outbox) waitEmpty(ctx context.Context) error {
 	}
 }
 
-// stats returns the dispatches and bytes not yet confirmed (pending + inflight).
+// stats returns the dispatches not yet confirmed (pending + inflight) and their body bytes.
 func (o *outbox) stats() (msgs, bytes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.pending.len() + o.inflight.len(), o.used
+	return o.pending.len() + o.inflight.len(), o.bodies
 }
 
 // inflightLen is how many dispatches are published and not yet confirmed.
@@ -299,6 +306,7 @@ func (o *outbox) inflightLen() int {
 	return o.inflight.len()
 }
 
+// buffered is what the queued and unconfirmed dispatches hold (see costOf).
 func (o *outbox) buffered() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

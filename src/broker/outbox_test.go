@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // add is a test shorthand: queue body under key "K" for shard 0, without blocking.
@@ -26,6 +29,16 @@ func sendAll(o *outbox, last uint64) uint64 {
 		last++
 		o.markSent(last)
 	}
+}
+
+// held is what dispatches of these bodies count against the bound (costOf).
+func held(bodies ...string) int {
+	n := 0
+	for _, b := range bodies {
+		_, buf := (&bufPool{}).get([]byte(b))
+		n += costOf(buf)
+	}
+	return n
 }
 
 func pendingBodies(o *outbox) []string {
@@ -64,19 +77,19 @@ func TestBufferCountsQueuedAndUnconfirmedBytes(t *testing.T) {
 	o := newOutbox(1 << 20)
 	mustAdd(t, o, "aaaa")
 	mustAdd(t, o, "bb")
-	if got := o.buffered(); got != 6 {
-		t.Fatalf("queued: buffered = %d, want 6", got)
+	if got, want := o.buffered(), held("aaaa", "bb"); got != want {
+		t.Fatalf("queued: buffered = %d, want %d", got, want)
 	}
 	last := sendAll(o, 0)
-	if got := o.buffered(); got != 6 {
-		t.Fatalf("unconfirmed: buffered = %d, want 6", got)
+	if got, want := o.buffered(), held("aaaa", "bb"); got != want {
+		t.Fatalf("unconfirmed: buffered = %d, want %d", got, want)
 	}
 	o.confirm(1, true)
-	if got := o.buffered(); got != 2 {
-		t.Fatalf("after one ack: buffered = %d, want 2", got)
+	if got, want := o.buffered(), held("bb"); got != want {
+		t.Fatalf("after one ack: buffered = %d, want %d", got, want)
 	}
 	o.confirm(last, true)
-	if msgs, bytes := o.stats(); msgs != 0 || bytes != 0 {
+	if msgs, bytes := o.stats(); msgs != 0 || bytes != 0 || o.buffered() != 0 {
 		t.Fatalf("after all acks: stats = %d, %d", msgs, bytes)
 	}
 }
@@ -95,7 +108,7 @@ func TestBufferCopiesBodyBecauseCallerReusesIt(t *testing.T) {
 }
 
 func TestPublishBlocksWhenBufferFullUntilAConfirmFreesRoom(t *testing.T) {
-	o := newOutbox(10)
+	o := newOutbox(held("12345", "67890"))
 	mustAdd(t, o, "12345")
 	mustAdd(t, o, "67890")
 	sendAll(o, 0)
@@ -105,7 +118,7 @@ func TestPublishBlocksWhenBufferFullUntilAConfirmFreesRoom(t *testing.T) {
 	if err := o.add(ctx, 0, 0, []byte("K"), []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("add into a full buffer: err = %v, want deadline exceeded", err)
 	}
-	if got := o.buffered(); got != 10 {
+	if got := o.buffered(); got != held("12345", "67890") {
 		t.Fatalf("a refused add changed the count: %d", got)
 	}
 
@@ -117,22 +130,23 @@ func TestPublishBlocksWhenBufferFullUntilAConfirmFreesRoom(t *testing.T) {
 		t.Fatalf("add returned %v while the buffer was full", err)
 	default:
 	}
-	o.confirm(1, true) // frees 5 bytes
+	o.confirm(1, true) // frees the room of "12345"
 	if err := <-done; err != nil {
 		t.Fatalf("blocked add: %v", err)
 	}
-	if got := o.buffered(); got != 8 {
-		t.Fatalf("buffered = %d, want 8", got)
+	if got, want := o.buffered(), held("67890", "abc"); got != want {
+		t.Fatalf("buffered = %d, want %d", got, want)
 	}
 }
 
 func TestBlockedPublishersAreServedInArrivalOrder(t *testing.T) {
-	o := newOutbox(10)
-	mustAdd(t, o, "0123456789")
+	first, big := strings.Repeat("0", 3000), strings.Repeat("b", 3000)
+	o := newOutbox(held(first, "s")) // room for "s" but not for big while first is buffered
+	mustAdd(t, o, first)
 	sendAll(o, 0)
 
 	done := make(chan error, 2)
-	for _, body := range []string{"big-one", "s"} { // the big one arrived first: the small one must not overtake it
+	for _, body := range []string{big, "s"} { // the big one arrived first: the small one must not overtake it
 		go func() { done <- o.add(context.Background(), 0, 0, []byte("K"), []byte(body)) }()
 		waitFor(t, func() bool {
 			o.mu.Lock()
@@ -142,7 +156,7 @@ func TestBlockedPublishersAreServedInArrivalOrder(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := o.add(ctx, 0, 0, []byte("K"), []byte("")); !errors.Is(err, context.DeadlineExceeded) {
+	if err := o.add(ctx, 0, 0, []byte("K"), []byte("n")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a newcomer must queue behind the waiters even if it fits: %v", err)
 	}
 	o.confirm(1, true)
@@ -151,7 +165,7 @@ func TestBlockedPublishersAreServedInArrivalOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := pendingBodies(o); !equal(got, []string{"big-one", "s"}) {
+	if got := pendingBodies(o); !equal(got, []string{big, "s"}) {
 		t.Fatalf("pending = %q, want arrival order", got)
 	}
 }
@@ -167,12 +181,13 @@ func TestDispatchLargerThanTheBufferEntersAloneWhenEmpty(t *testing.T) {
 }
 
 func TestCancelledWaiterLetsTheNextOneIn(t *testing.T) {
-	o := newOutbox(10)
-	mustAdd(t, o, "01234567")
+	first := strings.Repeat("0", 3000)
+	o := newOutbox(held(first, "ok"))
+	mustAdd(t, o, first)
 	sendAll(o, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	big := make(chan error, 1)
-	go func() { big <- o.add(ctx, 0, 0, []byte("K"), []byte("too big")) }()
+	go func() { big <- o.add(ctx, 0, 0, []byte("K"), []byte(strings.Repeat("b", 3000))) }()
 	waitFor(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return len(o.waiters) == 1 })
 	small := make(chan error, 1)
 	go func() { small <- o.add(context.Background(), 0, 0, []byte("K"), []byte("ok")) }()
@@ -181,7 +196,7 @@ func TestCancelledWaiterLetsTheNextOneIn(t *testing.T) {
 	if err := <-big; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled add: %v", err)
 	}
-	if err := <-small; err != nil { // fits (8+2 <= 10) once the big one gave up its place
+	if err := <-small; err != nil { // fits once the big one gave up its place
 		t.Fatalf("small add: %v", err)
 	}
 }
@@ -212,7 +227,7 @@ func TestRepublishAfterLossKeepsOrderUnconfirmedFirst(t *testing.T) {
 	if got := inflightTags(o); !equal(got, []uint64{1, 2, 3, 4, 5}) {
 		t.Fatalf("new tags = %v", got)
 	}
-	if msgs, bytes := o.stats(); msgs != 5 || bytes != 5 {
+	if msgs, bytes := o.stats(); msgs != 5 || bytes != 5 || o.buffered() != held("2", "3", "4", "5", "6") {
 		t.Fatalf("stats = %d, %d", msgs, bytes)
 	}
 }
@@ -233,7 +248,7 @@ func TestNackedDispatchIsPublishedAgainBeforeNewOnes(t *testing.T) {
 	if got := inflightTags(o); !equal(got, []uint64{2}) {
 		t.Fatalf("inflight = %v", got)
 	}
-	if got := o.buffered(); got != 3 {
+	if got := o.buffered(); got != held("a", "b", "c") {
 		t.Fatalf("a nack must not release bytes: %d", got)
 	}
 }
@@ -416,7 +431,7 @@ func TestDispatchRefusedAsTooLargeIsDroppedAndOthersKept(t *testing.T) {
 	if got := pendingBodies(o); !equal(got, []string{"a", "bb", "c", "huge?"}) {
 		t.Fatalf("pending = %q", got)
 	}
-	if got := o.buffered(); got != 9 {
+	if got := o.buffered(); got != held("a", "bb", "c", "huge?") {
 		t.Fatalf("buffered = %d", got)
 	}
 	if _, ok := o.dropFirstOfSize(42); ok {
@@ -459,5 +474,38 @@ func TestBufferPoolClassesWasteAtMostAQuarter(t *testing.T) {
 	}
 	if c, size, ok := classOf(16 << 20); !ok || c != numClasses-1 || size != 16<<20 {
 		t.Fatalf("classOf(16 MiB) = %d, %d, %v: want the last class", c, size, ok)
+	}
+}
+
+// The bound must count what a buffered dispatch really holds: its size-class buffer and
+// its slot, not only its body, or many small dispatches hold several times the bound.
+func TestBufferedCountsWhatTheOutboxHolds(t *testing.T) {
+	for _, size := range []int{1, 300, 5000, 70000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			n := 8 << 20 / (size + dispatchOverhead)
+			body := make([]byte, size)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			o := newOutbox(1 << 40)
+			for range n {
+				if err := o.add(context.Background(), 0, 0, []byte("K"), body); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			held := int(after.HeapAlloc) - int(before.HeapAlloc)
+			buffered := o.buffered()
+			t.Logf("%d dispatches of %d B: heap +%d B, buffered %d B (%.2fx)", n, size, held, buffered, float64(buffered)/float64(held))
+			if held > buffered {
+				t.Errorf("the outbox holds %d B but counts %d B", held, buffered)
+			}
+			// Counted but not held: at most the ring's unused half (a slot per dispatch).
+			if slack := n*int(unsafe.Sizeof(entry{})) + 256<<10; buffered-held > slack { // 256 KiB: GC noise
+				t.Errorf("the outbox counts %d B for the %d B it holds: the bound would waste memory", buffered, held)
+			}
+			runtime.KeepAlive(o)
+		})
 	}
 }

@@ -6,6 +6,7 @@ import "time"
 type entry struct {
 	buf   *[]byte // pooled backing array of body, returned to the pool once confirmed
 	body  []byte
+	cost  int    // what it counts against the buffer bound: costOf(body)
 	key   string // interned routing key
 	shard int
 	ref   int64     // the publisher's reference, handed back by OnConfirm

@@ -187,3 +187,46 @@ func TestBoundsAreSane(t *testing.T) {
 		t.Errorf("error text %q", s)
 	}
 }
+
+// TestReleaseLetsGoOfWhatALargePayloadGrewAndKeepsTheStream: a shard that
+// idles must not hold an output buffer (zlib: 256 KiB per connection before;
+// zstd: what a large payload grew), and the stream goes on (the next
+// payloads refer back to the history).
+func TestReleaseLetsGoOfWhatALargePayloadGrewAndKeepsTheStream(t *testing.T) {
+	large := textPayload(1, 400<<10)
+	payloads := [][]byte{textPayload(9, 3000), large, textPayload(2, 3000), large[:5000]}
+	for _, impl := range inflaters {
+		t.Run("zlib/"+impl.name, func(t *testing.T) {
+			z := newZlibWith(impl.new)
+			msgs := zlibMessages(t, payloads)
+			checkStream(t, z, msgs[:2], payloads[:2])
+			if cap(z.out) <= outInitial {
+				t.Fatalf("test is void: the large payload did not grow the buffer (%d)", cap(z.out))
+			}
+			z.Release()
+			if z.out != nil || z.outp != nil {
+				t.Errorf("Release kept %d KiB of output buffer: an idle connection holds none", cap(z.out)>>10)
+			}
+			checkStream(t, z, msgs[2:3], payloads[2:3])
+			z.Release() // a usual payload's buffer goes back to the shared pool
+			if z.out != nil || z.outp != nil {
+				t.Errorf("Release kept %d KiB of output buffer after a small payload", cap(z.out)>>10)
+			}
+			checkStream(t, z, msgs[3:], payloads[3:])
+		})
+	}
+	t.Run("zstd", func(t *testing.T) {
+		z := NewZstdStream().(*zstdStream)
+		defer z.Close()
+		msgs := zstdMessages(t, payloads)
+		checkStream(t, z, msgs[:2], payloads[:2])
+		if cap(z.out) <= idleBuffer {
+			t.Fatalf("test is void: the large payload did not grow the buffer (%d)", cap(z.out))
+		}
+		z.Release()
+		if cap(z.out) > idleBuffer {
+			t.Errorf("Release kept %d KiB of output buffer", cap(z.out)>>10)
+		}
+		checkStream(t, z, msgs[2:], payloads[2:])
+	})
+}

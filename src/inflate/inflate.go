@@ -19,6 +19,11 @@ const MaxPayload = 32 << 20
 // to the idle level instead of staying at the peak for the connection's life.
 const retainBuffer = 4 << 20
 
+// idleBuffer is the largest buffer of a kind usually small (zstd's output,
+// zlib's pending bytes of a split payload) that Release keeps while the
+// connection waits for its next message.
+const idleBuffer = 64 << 10
+
 // ErrTooLarge is returned, wrapped, by Push when a payload inflates past
 // the bound: that payload is dropped, and unlike every other error the
 // stream stays in sync and usable.
@@ -46,6 +51,12 @@ type Decompressor interface {
 	// stream goes on; any other error means the stream is corrupt and the
 	// connection must be dropped.
 	Push(msg []byte) (payload []byte, complete bool, err error)
+	// Release says the caller is done with the last payload and waits for
+	// the next message: buffers grown past their usual size by a large
+	// payload are let go now, not held while the connection idles (with
+	// 1,000 shards that is most of the memory). The stream's state is kept.
+	// It invalidates the last payload and message given to Push.
+	Release()
 	// Close releases the context (and any goroutine it owns).
 	Close() error
 }
@@ -73,4 +84,5 @@ func New(mode string) (Decompressor, error) {
 type passthrough struct{}
 
 func (passthrough) Push(msg []byte) ([]byte, bool, error) { return msg, true, nil }
+func (passthrough) Release()                              {}
 func (passthrough) Close() error                          { return nil }

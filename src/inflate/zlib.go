@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -16,8 +17,11 @@ const (
 	// than the window, so one Read always takes all of flate's pending
 	// output (which never exceeds the window).
 	readRoom = windowSize + 1
-	// outInitial is the first output buffer: when it fills, the last
-	// window moves to the front, rarely enough to cost nothing amortised.
+	// outInitial is the usual output buffer: payloads up to ~220 KiB
+	// inflate into it without growing it. It only holds the payload being
+	// inflated; the history flate may need lives in hist. Between payloads
+	// (Release) it goes back to outPool, shared by all connections, so an
+	// idle connection holds none.
 	outInitial = 256 << 10
 	// maxPending bounds the compressed bytes of a payload still waiting for
 	// its sync flush: MaxPayload compresses to far less, so more is a broken
@@ -46,11 +50,17 @@ type zlibStream struct {
 	fr          inflater
 	src         msgSource
 	pending     []byte // a payload's messages until its sync flush arrives
-	// out holds recent output: payloads are written one after the other so
-	// the last window of output is always out[end-windowSize:end], needed
-	// to restart flate after the boundary case described in inflate.
-	out      []byte
-	end      int
+	// out holds the payload being inflated, out[start:end]: from outPool,
+	// or grown for a large payload.
+	out  []byte
+	outp *[]byte // out's pool handle while out is outPool's buffer
+	end  int
+	// hist is the last window of output, a ring (histPos is where the
+	// next byte goes): all the history flate can refer to, needed to restart
+	// it after the boundary case described in inflate. flate keeps its own
+	// copy, which it does not expose.
+	hist     []byte
+	histPos  int
 	begun    bool // zlib header consumed
 	restarts int  // boundary restarts (see inflate); tests check the path runs
 	max      int  // inflated payload bound (MaxPayload; tests lower it)
@@ -94,7 +104,8 @@ func (z *zlibStream) Push(msg []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	if size > int64(z.max) {
-		z.shrink() // no payload to hand out: let the grown buffer go now
+		z.putOut() // no payload to hand out: let the grown buffer go now
+		z.out = nil
 		return nil, false, &TooLargeError{Mode: ZlibStream, Size: size, Limit: z.max}
 	}
 	return payload, true, nil
@@ -120,18 +131,32 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 		z.fr = fr
 	}
 	if cap(z.out) > retainBuffer {
-		z.shrink()
+		z.putOut()
+		z.out = nil
 	}
-	start := z.makeRoom(z.end)
+	if z.out == nil {
+		z.outp, _ = outPool.Get().(*[]byte)
+		if z.outp == nil {
+			b := make([]byte, outInitial)
+			z.outp = &b
+		}
+		z.out = *z.outp
+	}
+	if z.hist == nil {
+		z.hist = make([]byte, windowSize)
+	}
+	z.end = 0
+	start := 0
 	for !z.src.drained() {
 		if cap(z.out)-z.end < readRoom {
 			start = z.makeRoom(start)
 		}
 		n, err := z.fr.Read(z.out[z.end:cap(z.out)])
+		z.remember(z.out[z.end : z.end+n])
 		z.end += n
 		size += int64(n)
 		if size > int64(z.max) {
-			start = z.end // drop what we have: only the window is kept
+			start = z.end // drop what we have: hist keeps the window
 		}
 		if err == nil {
 			continue
@@ -143,7 +168,7 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 		// so restarting flate with the last window of output as its
 		// dictionary continues it exactly.
 		if errors.Is(err, io.ErrUnexpectedEOF) && z.src.drained() && z.src.endedByRead {
-			if rerr := z.fr.Reset(&z.src, z.out[max(0, z.end-windowSize):z.end]); rerr != nil {
+			if rerr := z.fr.Reset(&z.src, z.window()); rerr != nil {
 				return nil, size, fmt.Errorf("inflate zlib-stream: restart: %w", rerr)
 			}
 			z.restarts++
@@ -154,42 +179,67 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 	return z.out[start:z.end:z.end], size, nil
 }
 
-// maxOut is the most output buffer a payload may need: the bound, the
-// window before it and room for one Read. Growth stops there, so a bomb
-// costs one bound's worth of buffer, not twice that.
-func (z *zlibStream) maxOut() int { return z.max + windowSize + 2*readRoom }
+// maxOut is the most output buffer a payload may need: the bound and room
+// for one Read. Growth stops there, so a bomb costs one bound's worth of
+// buffer, not twice that.
+func (z *zlibStream) maxOut() int { return z.max + 2*readRoom }
 
-// shrink replaces an output buffer grown by a large payload with a fresh
-// small one holding the last window (the history flate may refer to).
-func (z *zlibStream) shrink() {
-	keep := max(0, z.end-windowSize)
-	small := make([]byte, outInitial)
-	z.end = copy(small, z.out[keep:z.end])
-	z.out = small
-}
-
-// makeRoom ensures readRoom free bytes after end, keeping the last window
-// and the current payload (which starts at start); it returns where the
-// payload starts afterwards.
+// makeRoom ensures readRoom free bytes after end, keeping the current
+// payload (which starts at start); it returns where the payload starts
+// afterwards.
 func (z *zlibStream) makeRoom(start int) int {
 	if cap(z.out)-z.end >= readRoom {
 		return start
 	}
-	keep := min(start, max(0, z.end-windowSize))
-	live := z.end - keep
-	want := 2 * (live + readRoom)
-	if want > z.maxOut()/2 {
-		want = z.maxOut() // the last step: straight to the most a payload needs
-	}
-	if cap(z.out) >= want {
-		copy(z.out[:cap(z.out)], z.out[keep:z.end])
+	live := z.end - start
+	if cap(z.out) >= live+readRoom && live <= cap(z.out)/2 {
+		copy(z.out[:cap(z.out)], z.out[start:z.end])
 	} else {
+		want := 2 * (live + readRoom)
+		if want > z.maxOut()/2 {
+			want = z.maxOut() // the last step: straight to the most a payload needs
+		}
 		grown := make([]byte, max(outInitial, want))
-		copy(grown, z.out[keep:z.end])
+		copy(grown, z.out[start:z.end])
 		z.out = grown
+		z.putOut()
 	}
 	z.end = live
-	return start - keep
+	return 0
+}
+
+// remember appends p to the history ring.
+func (z *zlibStream) remember(p []byte) {
+	if len(p) >= windowSize {
+		copy(z.hist, p[len(p)-windowSize:])
+		z.histPos = 0
+		return
+	}
+	n := copy(z.hist[z.histPos:], p)
+	copy(z.hist, p[n:])
+	z.histPos = (z.histPos + len(p)) % windowSize
+}
+
+// window returns the last window of output, oldest byte first (a copy:
+// only for the rare restart, which copies it into flate's own window).
+func (z *zlibStream) window() []byte {
+	w := make([]byte, 0, windowSize)
+	w = append(w, z.hist[z.histPos:]...)
+	return append(w, z.hist[:z.histPos]...)
+}
+
+// outPool holds the usual output buffers of all connections between
+// payloads: 1,000 idle shards would otherwise hold 1,000 of them. It is the
+// package's one shared state, safe for concurrent use like sync.Pool.
+var outPool sync.Pool
+
+// putOut gives the pooled buffer back, if out still came from the pool (a
+// buffer grown by a large payload is left to the GC).
+func (z *zlibStream) putOut() {
+	if z.outp != nil {
+		outPool.Put(z.outp)
+		z.outp = nil
+	}
 }
 
 // checkZlibHeader validates the 2-byte zlib header (RFC 1950): deflate,
@@ -210,8 +260,21 @@ func checkZlibHeader(data []byte) error {
 	return nil
 }
 
+// Release hands the output buffer back to outPool (one grown by a large
+// payload to the GC), drops a split payload's pending bytes if they grew,
+// and the reference to the last message. Only hist and flate's state stay.
+func (z *zlibStream) Release() {
+	z.src.set(nil)
+	z.putOut()
+	z.out, z.end = nil, 0
+	if len(z.pending) == 0 && cap(z.pending) > idleBuffer {
+		z.pending = nil
+	}
+}
+
 func (z *zlibStream) Close() error {
 	z.err = errors.New("inflate zlib-stream: closed")
-	z.fr, z.out, z.pending = nil, nil, nil
+	z.putOut()
+	z.fr, z.out, z.pending, z.hist = nil, nil, nil, nil
 	return nil
 }

@@ -104,15 +104,30 @@ func streamCases() map[string][][]byte {
 func TestZlibStreamRoundTripsEveryPayloadSequence(t *testing.T) {
 	for _, impl := range inflaters {
 		for name, payloads := range streamCases() {
-			t.Run(impl.name+"/"+name, func(t *testing.T) {
-				z := newZlibWith(impl.new)
-				checkStream(t, z, zlibMessages(t, payloads), payloads)
-				if name == "window boundaries" && z.restarts == 0 {
-					t.Error("no flush landed on a window boundary: the restart path went untested")
-				}
-			})
+			// The shard releases between payloads: the history must survive it.
+			for _, release := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/release=%v", impl.name, name, release), func(t *testing.T) {
+					z := newZlibWith(impl.new)
+					var d Decompressor = z
+					if release {
+						d = releasing{z}
+					}
+					checkStream(t, d, zlibMessages(t, payloads), payloads)
+					if name == "window boundaries" && z.restarts == 0 {
+						t.Error("no flush landed on a window boundary: the restart path went untested")
+					}
+				})
+			}
 		}
 	}
+}
+
+// releasing calls Release before every Push, as the shard does.
+type releasing struct{ Decompressor }
+
+func (r releasing) Push(msg []byte) ([]byte, bool, error) {
+	r.Release()
+	return r.Decompressor.Push(msg)
 }
 
 func TestZlibStreamBuffersPayloadSplitAcrossMessages(t *testing.T) {

@@ -68,6 +68,14 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 	return z.out, true, nil
 }
 
+// Release lets go of an output buffer grown past idleBuffer. The decoder
+// goroutine only writes out between Push's send and its reply.
+func (z *zstdStream) Release() {
+	if cap(z.out) > idleBuffer {
+		z.out = nil
+	}
+}
+
 func (z *zstdStream) Close() error {
 	select {
 	case <-z.quit:

@@ -30,8 +30,8 @@ const maxFrame = inflate.MaxPayload
 const maxMessageSize = 1 << 30
 
 // retainBuffer is the largest message buffer kept between messages: one
-// grown by a rare large message is released at the next read.
-const retainBuffer = 4 << 20
+// grown by a rare large message is released before the next read.
+const retainBuffer = 32 << 10
 
 // closeCode is what we close with: anything but 1000/1001 keeps the session
 // resumable (DESIGN.md §4, §7).
@@ -292,6 +292,9 @@ func (c *connection) awaitHello() (time.Duration, error) {
 // bounds is dropped (counted and logged) and reading goes on: Discord would
 // replay it on a resume, so ending the connection could never get past it.
 func (c *connection) readPayload() ([]byte, error) {
+	// The last payload was handled: what a large one grew is let go before
+	// the wait for the next message, not held while the shard idles.
+	c.dec.Release()
 	for {
 		if cap(c.buf) > retainBuffer {
 			c.buf = nil // grown by a large message: give it back

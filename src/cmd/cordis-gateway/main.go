@@ -14,8 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cordis-gateway/cordis/src/broker"
 	"github.com/cordis-gateway/cordis/src/config"
 	"github.com/cordis-gateway/cordis/src/logging"
+	"github.com/cordis-gateway/cordis/src/memlimit"
 	"github.com/cordis-gateway/cordis/src/service"
 )
 
@@ -64,7 +66,12 @@ func run() int {
 		os.Exit(1)
 	}()
 
-	log.Info("starting cordis-gateway", slog.String("version", version), slog.Any("config", cfg))
+	// A fixed GC headroom above the live heap instead of GOGC's 100%, so that a full
+	// dispatch buffer costs at most ~1.2x its bound in RSS (src/memlimit). GOMEMLIMIT wins.
+	memLimited := memlimit.Start(ctx, os.LookupEnv, broker.DefaultMaxBufferBytes)
+
+	log.Info("starting cordis-gateway", slog.String("version", version), slog.Any("config", cfg),
+		slog.Bool("gc_headroom_limit", memLimited))
 	err = service.Run(ctx, cfg, log, version)
 	if err == nil {
 		log.Info("stopped")
