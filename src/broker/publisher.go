@@ -87,7 +87,11 @@ func (b *Broker) watchConfirms(s *session, stop <-chan struct{}) {
 		if watch.stalled(inflight > 0 && !s.pubBlocked.Load(), got) {
 			err := fmt.Errorf("%w: no confirm for %v with %d dispatches in flight", errFrozen, b.opts.stall, inflight)
 			s.frozenErr.Store(&err)
+			// Expiring alone is not enough: amqp091 moves the read deadline
+			// after every frame it reads, so RabbitMQ's heartbeats would keep
+			// a connection that confirms nothing alive until the next write.
 			s.raw.expire()
+			s.raw.close()
 			return
 		}
 	}
