@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordis-gateway/cordis/src/logging/logtest"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/cordis-gateway/cordis/src/logging/logtest"
 )
 
 func connectTest(t *testing.T, opts Options) *Broker {
