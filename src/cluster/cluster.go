@@ -73,16 +73,6 @@ func (c *Cluster) Confirmed(shardID int, ref int64) {
 	}
 }
 
-// Ready reports whether every shard is ready (for /readyz).
-func (c *Cluster) Ready() bool {
-	for _, s := range c.shards {
-		if s.State() != shard.Ready {
-			return false
-		}
-	}
-	return true
-}
-
 // Run runs every shard and routes commands until ctx ends (nil) or a shard
 // stops fatally (its *shard.FatalError, after the others were closed).
 func (c *Cluster) Run(ctx context.Context, commands <-chan broker.Command) error {

@@ -85,7 +85,6 @@ func TestShardsAreCreatedForTheRange(t *testing.T) {
 		ids = append(ids, s.ID())
 	}
 	assert.Equal(t, []int{4, 5, 6}, ids)
-	assert.False(t, c.Ready())
 }
 
 func TestDroppedCommandWarningsAreRateLimited(t *testing.T) {
