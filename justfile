@@ -66,7 +66,7 @@ test-unit *ARGS:
 # End-to-end suite: real gateway binary + fakediscord + RabbitMQ/Redis.
 test-integration *ARGS:
     @echo "integration: AMQP=${CORDIS_TEST_AMQP_URL:-<unset: testcontainers>} Redis=${CORDIS_TEST_REDIS_URL:-<unset: testcontainers>}"
-    go test -count=1 -timeout 8m {{ ARGS }} ./integration/...
+    go test -count=1 -timeout 12m {{ ARGS }} ./integration/...
 
 # Benchmarks (hot path etc.), short benchtime; e.g. `just bench 1s`.
 bench BENCHTIME="200ms" *ARGS:
