@@ -59,7 +59,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_ = s.sendOp(c, OpHello, map[string]any{
 			"heartbeat_interval": s.opts.HeartbeatInterval.Milliseconds(),
-			"_trace":             []any{`["gateway-fake",{"micros":0.0}]`},
+			"_trace":             s.trace(),
 		})
 	}
 	c.readLoop()

@@ -137,7 +137,7 @@ func (s *Server) identify(c *conn, now time.Time, p map[string]any) {
 		"geo_ordered_rtc_regions": []any{"us-east", "us-central"},
 		"session_type":            "normal",
 		"user_settings":           map[string]any{},
-		"_trace":                  []any{`["gateway-fake",{"micros":0.0}]`},
+		"_trace":                  s.trace(),
 	}
 	if shardGiven { // Discord echoes shard only when IDENTIFY sent one
 		ready["shard"] = []any{sess.shard, sess.shardTotal}
@@ -237,7 +237,7 @@ func (s *Server) resume(c *conn, now time.Time, p map[string]any) {
 	}
 	rs.Accepted = true
 	s.rec.resumes = appendCapped(s.rec.resumes, rs, s.opts.RecordLimit)
-	_, _ = s.dispatchLocked(sess, "RESUMED", map[string]any{"_trace": []any{`["gateway-fake",{"micros":0.0}]`}}, true)
+	_, _ = s.dispatchLocked(sess, "RESUMED", map[string]any{"_trace": s.trace()}, true)
 	s.notifyLocked()
 	s.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -17,6 +18,10 @@ import (
 type Server struct {
 	opts     Options
 	upgrader websocket.Upgrader
+	// traceName names this server in every _trace, as Discord names the gateway
+	// node: READY and RESUMED bodies then differ between servers, so a consumer
+	// on a shared broker can tell whose they are.
+	traceName string
 
 	ln      net.Listener
 	httpSrv *http.Server
@@ -63,6 +68,7 @@ func New(opts Options) *Server {
 		remaining:  o.SessionStartRemaining,
 		acksOff:    map[int]bool{},
 		changed:    make(chan struct{}),
+		traceName:  fmt.Sprintf("gateway-fake-%08x", rand.Uint32()),
 	}
 	if opts.SessionStartRemaining < 0 {
 		s.remaining = 0
@@ -159,4 +165,9 @@ func (s *Server) countersLocked(shard int) *shardCounters {
 		s.counters[shard] = c
 	}
 	return c
+}
+
+// trace is the _trace of HELLO, READY and RESUMED.
+func (s *Server) trace() []any {
+	return []any{fmt.Sprintf(`[%q,{"micros":0.0}]`, s.traceName)}
 }
