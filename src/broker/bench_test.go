@@ -56,7 +56,7 @@ func BenchmarkPublishCall(b *testing.B) {
 			b.Fatal(err)
 		}
 		tag = sendAll(o, tag)
-		o.confirm(tag, true)
+		o.confirm(tag, tag, true, nil)
 	}
 }
 

@@ -453,12 +453,12 @@ func TestChannelLossIsRecoveredLikeConnectionLoss(t *testing.T) {
 		b.mu.Lock()
 		s := b.sess
 		b.mu.Unlock()
-		ch := s.pub
 		if which == "command" {
-			ch = s.con
-		}
-		if err := ch.Close(); err != nil {
-			t.Fatalf("close %s channel: %v", which, err)
+			if err := s.con.Close(); err != nil {
+				t.Fatalf("close %s channel: %v", which, err)
+			}
+		} else {
+			s.pub.Cut()
 		}
 		waitFor(t, func() bool {
 			b.mu.Lock()
