@@ -23,7 +23,7 @@ const (
 	DefaultHeartbeat        = 10 * time.Second
 	DefaultHandshakeTimeout = 30 * time.Second
 
-	defaultChannelMax = 2047     // amqp091-go's default
+	defaultChannelMax = 2047      // amqp091-go's default
 	defaultFrameMax   = 128 << 10 // used when both sides say "no limit"
 
 	pubChannel = 1 // the one channel this connection opens
@@ -391,7 +391,7 @@ func slicesContains(s []string, v string) bool {
 }
 
 // FrameMax is the negotiated frame size; Heartbeat the negotiated interval (0: none).
-func (c *Conn) FrameMax() int             { return c.frameMax }
+func (c *Conn) FrameMax() int            { return c.frameMax }
 func (c *Conn) Heartbeat() time.Duration { return c.heartbeat }
 
 // Publish appends one basic.publish to the write buffer and returns its delivery tag.
