@@ -68,8 +68,11 @@ func (o *outbox) add(ctx context.Context, shard int, ref int64, key, body []byte
 		o.used += need
 		o.bodies += len(e.body)
 		o.pending.pushBack(e)
+		first := o.pending.len() == 1
 		o.mu.Unlock()
-		o.signal()
+		if first {
+			o.signal()
+		}
 		return nil
 	}
 	w := &waiter{e: e, ready: make(chan struct{})}
@@ -97,6 +100,10 @@ func (o *outbox) add(ctx context.Context, shard int, ref int64, key, body []byte
 	return ctx.Err()
 }
 
+// signal wakes the publisher. Only a push onto an empty pending queue needs to: the
+// publisher empties pending (or fills its window, and then a confirm wakes it) before
+// it waits, so while pending is non-empty it has a wakeup coming. One channel send
+// per burst instead of one per dispatch.
 func (o *outbox) signal() {
 	select {
 	case o.wake <- struct{}{}:
@@ -114,7 +121,9 @@ func (o *outbox) grantLocked() {
 		o.used += w.e.cost
 		o.bodies += len(w.e.body)
 		o.pending.pushBack(w.e)
-		o.signal()
+		if o.pending.len() == 1 {
+			o.signal()
+		}
 		w.granted = true
 		close(w.ready)
 		o.waiters[0] = nil
