@@ -295,13 +295,13 @@ func (c *Conn) expect(fr *frameReader, want methodID, doing string) (decoder, er
 		if err != nil {
 			return decoder{}, fmt.Errorf("%s: %w", doing, err)
 		}
-		switch {
-		case m == want:
+		switch m {
+		case want:
 			return d, nil
-		case m == mConnBlocked || m == mConnUnblocked:
+		case mConnBlocked, mConnUnblocked:
 			c.blocked(m, &d)
 			continue
-		case m == mConnClose || m == mChanClose:
+		case mConnClose, mChanClose:
 			return decoder{}, fmt.Errorf("%s: %w", doing, c.serverClosed(m, &d))
 		}
 		return decoder{}, fmt.Errorf("%s: unexpected method %v on channel %d", doing, m, f.channel)
