@@ -500,3 +500,34 @@ func io_ReadAll(c net.Conn) (int, error) { //nolint:revive // test helper named 
 		}
 	}
 }
+
+func TestALargeBodyIsWrittenInChunksWithoutBufferingAllOfIt(t *testing.T) {
+	got := make(chan []byte, 1)
+	url := fakeServer(t, func(p *fakePeer) {
+		p.handshake(defaultTune)
+		got <- p.expectPublish()
+		p.expect(mConnClose)
+		p.sendMethod(0, mConnCloseOk, nil)
+	})
+	c, cc := dialTest(t, url, Config{})
+	body := make([]byte, 5<<20)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	before := cc.writes.Load()
+	if _, err := c.Publish("gateway", "GUILD_CREATE", &Properties{}, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if cap(c.wbuf) > 2*(flushAt+c.FrameMax()) {
+		t.Fatalf("write buffer grew to %d bytes for a %d byte body", cap(c.wbuf), len(body))
+	}
+	if n := cc.writes.Load() - before; n < int64(len(body)/(flushAt+c.FrameMax())) {
+		t.Fatalf("%d writes for %d bytes", n, len(body))
+	}
+	if b := <-got; !bytes.Equal(b, body) {
+		t.Fatalf("server got %d bytes, not the body", len(b))
+	}
+}

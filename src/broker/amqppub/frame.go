@@ -73,9 +73,29 @@ type Properties struct {
 }
 
 // appendPublish appends the frames of one basic.publish on channel ch: the method, the
-// content header and the body split into frames of at most frameMax bytes. It allocates
-// nothing when dst has room.
+// content header and the body split into frames of at most frameMax bytes (an empty
+// body has none). It allocates nothing when dst has room.
 func appendPublish(dst []byte, ch uint16, frameMax int, exchange, key string, p *Properties, body []byte) []byte {
+	dst = appendPublishHead(dst, ch, exchange, key, p, len(body))
+	for len(body) > 0 {
+		n := min(len(body), frameMax-frameOverhead)
+		dst = appendBodyFrame(dst, ch, body[:n])
+		body = body[n:]
+	}
+	return dst
+}
+
+// appendBodyFrame appends one body frame carrying chunk.
+func appendBodyFrame(dst []byte, ch uint16, chunk []byte) []byte {
+	start := len(dst)
+	dst = appendFrameStart(dst, frameBody, ch)
+	dst = append(dst, chunk...)
+	return endFrame(dst, start)
+}
+
+// appendPublishHead appends the method frame and the content header of a publish whose
+// body has size bytes.
+func appendPublishHead(dst []byte, ch uint16, exchange, key string, p *Properties, size int) []byte {
 	// basic.publish: reserved-1 short, exchange shortstr, routing-key shortstr,
 	// mandatory/immediate bits (both off).
 	start := len(dst)
@@ -92,7 +112,7 @@ func appendPublish(dst []byte, ch uint16, frameMax int, exchange, key string, p 
 	dst = appendFrameStart(dst, frameHeader, ch)
 	dst = binary.BigEndian.AppendUint16(dst, classBasic)
 	dst = binary.BigEndian.AppendUint16(dst, 0)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(len(body)))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(size))
 	var flags uint16
 	if p.ContentType != "" {
 		flags |= flagContentType
@@ -120,19 +140,7 @@ func appendPublish(dst []byte, ch uint16, frameMax int, exchange, key string, p 
 	if flags&flagTimestamp != 0 {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(p.Timestamp))
 	}
-	dst = endFrame(dst, start)
-
-	// Body frames: an empty body has none.
-	chunk := frameMax - frameOverhead
-	for len(body) > 0 {
-		n := min(len(body), chunk)
-		start = len(dst)
-		dst = appendFrameStart(dst, frameBody, ch)
-		dst = append(dst, body[:n]...)
-		dst = endFrame(dst, start)
-		body = body[n:]
-	}
-	return dst
+	return endFrame(dst, start)
 }
 
 // appendFrameStart appends a frame header with a size placeholder that endFrame fills.
