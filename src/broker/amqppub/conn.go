@@ -24,7 +24,8 @@ const (
 	DefaultHandshakeTimeout = 30 * time.Second
 
 	defaultChannelMax = 2047      // amqp091-go's default
-	defaultFrameMax   = 128 << 10 // used when both sides say "no limit"
+	defaultFrameMax   = 128 << 10 // amqp091-go's proposal; the server may ask for less
+	minFrameMax       = 4096      // AMQP 0-9-1's smallest frame_max
 
 	pubChannel = 1 // the one channel this connection opens
 
@@ -230,17 +231,13 @@ func (c *Conn) handshake(fr *frameReader, uri amqp.URI, cfg Config) error {
 		return err
 	}
 	channelMax := pickU16(defaultChannelMax, d.u16())
-	frameMax := int(pickU32(0, d.u32()))
+	frameMax := int(pickU32(defaultFrameMax, d.u32()))
 	hb := pickU16(uint16(cfg.Heartbeat/time.Second), d.u16())
 	if d.err != nil {
 		return fmt.Errorf("read connection.tune: %w", d.err)
 	}
-	if frameMax == 0 {
-		frameMax = defaultFrameMax
-	}
-	if frameMax < 4096 {
-		return fmt.Errorf("rabbitmq's frame_max %d is below AMQP's minimum of 4096", frameMax)
-	}
+	// AMQP's floor: a server asking for less would force absurd fragmentation.
+	frameMax = max(frameMax, minFrameMax)
 	c.frameMax, fr.frameMax = frameMax, frameMax
 	c.heartbeat = time.Duration(hb) * time.Second
 	if err := c.writeFrame(appendMethodFrame(nil, 0, mConnTuneOk, func(b []byte) []byte {
