@@ -291,19 +291,51 @@ func TestStaleConfirmationIsIgnored(t *testing.T) {
 	}
 }
 
-func TestMultipleAckExpandedByLibraryReleasesEachInOrder(t *testing.T) {
-	// amqp091 turns basic.ack{tag: 5, multiple: true} into confirmations 1..5, in order.
+func TestAMultipleAckReleasesItsWholeRangeInOrder(t *testing.T) {
+	// basic.ack{tag: 5, multiple: true} arrives as the range 1..5.
 	o := newOutbox(1 << 20)
 	for i := range 6 {
-		mustAdd(t, o, fmt.Sprint(i))
+		if err := o.add(context.Background(), i, int64(100+i), []byte("K"), []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sendAll(o, 0)
-	for tag := uint64(1); tag <= 5; tag++ {
-		if r := confirmOne(o, tag, true); r.acked != 1 || r.requeued != 0 {
-			t.Fatalf("confirm(%d) = %+v", tag, r)
+	r, done := o.confirm(1, 5, true, nil)
+	if r.acked != 5 || r.requeued != 0 || r.stale || len(done) != 5 {
+		t.Fatalf("confirm(1..5) = %+v, %d settled", r, len(done))
+	}
+	for i, d := range done {
+		if d.shard != i || d.ref != int64(100+i) || d.key != "K" {
+			t.Fatalf("settled[%d] = %+v: want shard %d, ref %d, in publish order", i, d, i, 100+i)
 		}
 	}
 	if got := inflightTags(o); !equal(got, []uint64{6}) {
+		t.Fatalf("inflight = %v", got)
+	}
+	// A range reaching below the front (tags confirmed already) only releases the rest.
+	if r, done := o.confirm(3, 6, true, nil); r.acked != 1 || len(done) != 1 || done[0].ref != 105 {
+		t.Fatalf("confirm(3..6) = %+v, %+v", r, done)
+	}
+	if r, _ := o.confirm(1, 6, true, nil); !r.stale {
+		t.Fatalf("a range confirmed already = %+v, want stale", r)
+	}
+}
+
+func TestANackedRangeIsPublishedAgainFirstAndInOrder(t *testing.T) {
+	o := newOutbox(1 << 20)
+	for _, b := range []string{"a", "b", "c", "d"} {
+		mustAdd(t, o, b)
+	}
+	sendAll(o, 0)
+	mustAdd(t, o, "e")
+	r, done := o.confirm(1, 3, false, nil)
+	if r.requeued != 3 || r.acked != 0 || len(done) != 0 {
+		t.Fatalf("nack(1..3) = %+v, %d settled", r, len(done))
+	}
+	if got := pendingBodies(o); !equal(got, []string{"a", "b", "c", "e"}) {
+		t.Fatalf("pending = %q", got)
+	}
+	if got := inflightTags(o); !equal(got, []uint64{4}) {
 		t.Fatalf("inflight = %v", got)
 	}
 }
