@@ -125,8 +125,8 @@ func TestPublishReachesQueueBoundOnRoutingKeyByteForByte(t *testing.T) {
 	if m.RoutingKey != key || m.Exchange != ExchangeGateway {
 		t.Fatalf("exchange/key = %s/%s", m.Exchange, m.RoutingKey)
 	}
-	if m.ContentType != ContentTypeETF {
-		t.Fatalf("content type = %q", m.ContentType)
+	if m.ContentType != ContentTypeETF || m.DeliveryMode != amqp.Transient {
+		t.Fatalf("content type = %q, delivery mode %d", m.ContentType, m.DeliveryMode)
 	}
 	if m.Timestamp.Before(before) || m.Timestamp.After(time.Now().Add(time.Second)) {
 		t.Fatalf("timestamp %v not now", m.Timestamp)
