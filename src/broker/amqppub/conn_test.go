@@ -531,3 +531,32 @@ func TestALargeBodyIsWrittenInChunksWithoutBufferingAllOfIt(t *testing.T) {
 		t.Fatalf("server got %d bytes, not the body", len(b))
 	}
 }
+
+func TestConnectionBlockedAndUnblockedReachOnBlocked(t *testing.T) {
+	url := fakeServer(t, func(p *fakePeer) {
+		p.handshake(defaultTune)
+		p.sendMethod(0, mConnBlocked, func(b []byte) []byte { return appendShortStr(b, "low on memory") })
+		p.sendMethod(0, mConnUnblocked, nil)
+		p.expect(mConnClose)
+		p.sendMethod(0, mConnCloseOk, nil)
+	})
+	type event struct {
+		active bool
+		reason string
+	}
+	events := make(chan event, 2)
+	c, _ := dialTest(t, url, Config{OnBlocked: func(active bool, reason string) { events <- event{active, reason} }})
+	for _, want := range []event{{true, "low on memory"}, {false, ""}} {
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("OnBlocked(%v, %q), want (%v, %q)", got.active, got.reason, want.active, want.reason)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no OnBlocked(%v)", want.active)
+		}
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("blocking ended the connection: %v", err)
+	}
+}
