@@ -14,6 +14,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/cordis-gateway/cordis/src/broker/amqppub"
 )
 
 // maxRoutingKey is the longest routing key AMQP can carry.
@@ -30,7 +32,7 @@ type Broker struct {
 	opts        Options
 	log         *slog.Logger
 	out         *outbox
-	headers     shardHeaders // publisher goroutine only
+	pubState    publisherState // publisher goroutine only
 	consumerTag string
 	up          atomic.Bool
 
@@ -68,7 +70,7 @@ func Connect(ctx context.Context, opts Options) (*Broker, error) {
 		opts:        opts,
 		log:         opts.Logger.With("component", "broker"),
 		out:         newOutbox(opts.MaxBufferBytes),
-		headers:     make(shardHeaders),
+		pubState:    publisherState{headers: make(shardHeaders)},
 		consumerTag: "cordis-gateway-" + hex.EncodeToString(tag[:]),
 		done:        make(chan struct{}),
 		commands:    make(chan Command, commandBuffer),
@@ -187,8 +189,8 @@ var refusedSize = regexp.MustCompile(`message size (\d+) is larger than (?:confi
 // the channel again, forever, and stop every shard. No other loss (network, broker restart,
 // access refused) ever drops anything.
 func (b *Broker) dropRefused(loss error) {
-	var aerr *amqp.Error
-	if !errors.As(loss, &aerr) || !aerr.Server || aerr.Code != amqp.PreconditionFailed {
+	var aerr *amqppub.Error
+	if !errors.As(loss, &aerr) || aerr.Code != amqp.PreconditionFailed {
 		return
 	}
 	m := refusedSize.FindStringSubmatch(aerr.Reason)
@@ -268,8 +270,8 @@ func (b *Broker) close(ctx context.Context) error {
 	}
 	b.cancelRun()
 
-	// The manager closes the connection politely unless its publisher is stuck in a write
-	// to a dead socket (amqp091 writes cannot be interrupted): then cut the socket.
+	// The manager closes the connections politely unless its publisher is stuck in a
+	// write to a dead socket: then cut the sockets.
 	t := time.NewTimer(closeTimeout)
 	defer t.Stop()
 	select {
@@ -279,7 +281,7 @@ func (b *Broker) close(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	if b.sess != nil {
-		b.sess.raw.close()
+		b.sess.cut()
 	}
 	b.mu.Unlock()
 	<-b.done

@@ -125,8 +125,8 @@ func TestPublishReachesQueueBoundOnRoutingKeyByteForByte(t *testing.T) {
 	if m.RoutingKey != key || m.Exchange != ExchangeGateway {
 		t.Fatalf("exchange/key = %s/%s", m.Exchange, m.RoutingKey)
 	}
-	if m.ContentType != ContentTypeETF {
-		t.Fatalf("content type = %q", m.ContentType)
+	if m.ContentType != ContentTypeETF || m.DeliveryMode != amqp.Transient {
+		t.Fatalf("content type = %q, delivery mode %d", m.ContentType, m.DeliveryMode)
 	}
 	if m.Timestamp.Before(before) || m.Timestamp.After(time.Now().Add(time.Second)) {
 		t.Fatalf("timestamp %v not now", m.Timestamp)
@@ -453,12 +453,12 @@ func TestChannelLossIsRecoveredLikeConnectionLoss(t *testing.T) {
 		b.mu.Lock()
 		s := b.sess
 		b.mu.Unlock()
-		ch := s.pub
 		if which == "command" {
-			ch = s.con
-		}
-		if err := ch.Close(); err != nil {
-			t.Fatalf("close %s channel: %v", which, err)
+			if err := s.con.Close(); err != nil {
+				t.Fatalf("close %s channel: %v", which, err)
+			}
+		} else {
+			s.pub.Cut()
 		}
 		waitFor(t, func() bool {
 			b.mu.Lock()

@@ -5,17 +5,20 @@ import (
 	"math"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/cordis-gateway/cordis/src/broker/amqppub"
 )
 
-// shardHeaders keeps one prebuilt, read-only header table per shard, so that publishing
-// does not build a map per dispatch. Owned by the publisher goroutine: no lock.
-type shardHeaders map[int]amqp.Table
+// shardHeaders keeps one pre-encoded, read-only header table per shard, so that
+// publishing neither builds nor encodes a table per dispatch. Owned by the publisher
+// goroutine: no lock.
+type shardHeaders map[int][]byte
 
-func (h shardHeaders) get(shard int) amqp.Table {
+func (h shardHeaders) get(shard int) []byte {
 	t, ok := h[shard]
 	if !ok {
 		// int32: an AMQP signed 32-bit integer ('I'), which every client library reads.
-		t = amqp.Table{HeaderShardID: int32(shard)}
+		t = amqppub.AppendTableInt32(nil, HeaderShardID, int32(shard))
 		h[shard] = t
 	}
 	return t

@@ -68,8 +68,11 @@ func (o *outbox) add(ctx context.Context, shard int, ref int64, key, body []byte
 		o.used += need
 		o.bodies += len(e.body)
 		o.pending.pushBack(e)
+		first := o.pending.len() == 1
 		o.mu.Unlock()
-		o.signal()
+		if first {
+			o.signal()
+		}
 		return nil
 	}
 	w := &waiter{e: e, ready: make(chan struct{})}
@@ -97,6 +100,10 @@ func (o *outbox) add(ctx context.Context, shard int, ref int64, key, body []byte
 	return ctx.Err()
 }
 
+// signal wakes the publisher. Only a push onto an empty pending queue needs to: the
+// publisher empties pending (or fills its window, and then a confirm wakes it) before
+// it waits, so while pending is non-empty it has a wakeup coming. One channel send
+// per burst instead of one per dispatch.
 func (o *outbox) signal() {
 	select {
 	case o.wake <- struct{}{}:
@@ -114,7 +121,9 @@ func (o *outbox) grantLocked() {
 		o.used += w.e.cost
 		o.bodies += len(w.e.body)
 		o.pending.pushBack(w.e)
-		o.signal()
+		if o.pending.len() == 1 {
+			o.signal()
+		}
 		w.granted = true
 		close(w.ready)
 		o.waiters[0] = nil
@@ -122,24 +131,31 @@ func (o *outbox) grantLocked() {
 	}
 }
 
-// next returns (a copy of) the first pending entry without removing it, unless window
-// dispatches are already in flight: the publisher only removes it, with markSent, once
-// the channel accepted it.
-func (o *outbox) next(window int) (entry, bool) {
+// peek appends to dst copies of the first pending entries, as many as the in-flight
+// window has room for, stopping after maxBytes of bodies (one socket write's worth),
+// without removing them: the publisher removes them, with markSent, once they are
+// written. One lock for the batch.
+func (o *outbox) peek(window, maxBytes int, dst []entry) []entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.pending.len() == 0 || o.inflight.len() >= window {
-		return entry{}, false
+	n := min(o.pending.len(), window-o.inflight.len())
+	size := 0
+	for i := 0; i < n && size < maxBytes; i++ {
+		e := o.pending.at(i)
+		size += len(e.body)
+		dst = append(dst, *e)
 	}
-	return *o.pending.at(0), true
+	return dst
 }
 
-// markSent moves the first pending entry to inflight under delivery tag tag.
-func (o *outbox) markSent(tag uint64) {
+// markSent moves the first n pending entries to inflight, tagged first, first+1, ...
+func (o *outbox) markSent(n int, first uint64) {
 	o.mu.Lock()
-	e := o.pending.popFront()
-	e.tag = tag
-	o.inflight.pushBack(e)
+	for i := range n {
+		e := o.pending.popFront()
+		e.tag = first + uint64(i)
+		o.inflight.pushBack(e)
+	}
 	o.mu.Unlock()
 }
 
@@ -148,51 +164,56 @@ type confirmResult struct {
 	acked    int // entries released
 	requeued int // entries put back at the front of pending (nack, or confirms skipped)
 	stale    bool
+}
 
-	// The acked entry, for OnConfirm.
+// settled is a released dispatch, for OnConfirm.
+type settled struct {
 	shard int
 	key   string
 	ref   int64
 	at    time.Time
 }
 
-// confirm applies the broker's confirmation of tag. amqp091 delivers confirmations one
-// tag at a time and in tag order (it expands multiple=true acks and resequences, see
-// confirms.go), so tag normally is the front of inflight. Defensive cases: a tag below the
-// front is stale and ignored; a tag beyond it means confirmations were lost (amqp091 drops
-// a notification when its listener stays full for 5 s), and the skipped entries, whose
-// fate is unknown, are republished: duplicates are allowed, losses are not.
-func (o *outbox) confirm(tag uint64, ack bool) confirmResult {
+// confirm applies the broker's confirmation of the delivery tags first..last (one ack
+// or nack frame: multiple=true covers every tag since the previous confirm), under one
+// lock, appending what it released to done, in order. Tags come in order, so first is
+// normally the front of inflight. Defensive cases: tags below the front are stale and
+// ignored; a front below first means confirms were skipped, and those entries, whose
+// fate is unknown, are published again: duplicates are allowed, losses are not.
+func (o *outbox) confirm(first, last uint64, ack bool, done []settled) (confirmResult, []settled) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var res confirmResult
-	if o.inflight.len() == 0 || tag < o.inflight.at(0).tag {
-		res.stale = true
-		return res
-	}
+	n := o.inflight.len()
 	skipped := 0
-	for skipped < o.inflight.len() && o.inflight.at(skipped).tag < tag {
+	for skipped < n && o.inflight.at(skipped).tag < first {
 		skipped++
 	}
-	if skipped == o.inflight.len() || o.inflight.at(skipped).tag != tag {
-		// tag was never published on this channel: nothing we can match.
+	k := 0
+	for skipped+k < n && o.inflight.at(skipped+k).tag <= last {
+		k++
+	}
+	if k == 0 {
+		// No tag in range was published on this channel (or it is confirmed already).
 		res.stale = true
-		return res
+		return res, done
 	}
 	if !ack {
-		// A nack (a broker-internal error) means "not taken": publish it again, first.
-		skipped++
-	}
-	res.requeued = o.requeueFrontLocked(skipped)
-	if ack {
-		e := o.inflight.popFront()
-		o.releaseLocked(e)
-		res.acked, res.shard, res.key, res.ref, res.at = 1, e.shard, e.key, e.ref, e.at
+		// A nack (a broker-internal error) means "not taken": publish them again, first.
+		res.requeued = o.requeueFrontLocked(skipped + k)
+	} else {
+		res.requeued = o.requeueFrontLocked(skipped)
+		for range k {
+			e := o.inflight.popFront()
+			done = append(done, settled{shard: e.shard, key: e.key, ref: e.ref, at: e.at})
+			o.releaseLocked(e)
+		}
+		res.acked = k
 	}
 	if res.requeued > 0 {
 		o.signal()
 	}
-	return res
+	return res, done
 }
 
 // requeueFrontLocked moves the first k inflight entries to the front of pending, in order.

@@ -22,13 +22,21 @@ func mustAdd(t *testing.T, o *outbox, body string) {
 // sendAll plays the publisher: marks every pending entry sent with consecutive tags
 // starting after last, and returns the last tag used.
 func sendAll(o *outbox, last uint64) uint64 {
+	var batch []entry
 	for {
-		if _, ok := o.next(maxInflight); !ok {
+		batch = o.peek(maxInflight, 1<<30, batch[:0])
+		if len(batch) == 0 {
 			return last
 		}
-		last++
-		o.markSent(last)
+		o.markSent(len(batch), last+1)
+		last += uint64(len(batch))
 	}
+}
+
+// confirmOne confirms one delivery tag (basic.ack or nack without multiple).
+func confirmOne(o *outbox, tag uint64, ack bool) confirmResult {
+	r, _ := o.confirm(tag, tag, ack, nil)
+	return r
 }
 
 // held is what dispatches of these bodies count against the bound (costOf).
@@ -84,11 +92,11 @@ func TestBufferCountsQueuedAndUnconfirmedBytes(t *testing.T) {
 	if got, want := o.buffered(), held("aaaa", "bb"); got != want {
 		t.Fatalf("unconfirmed: buffered = %d, want %d", got, want)
 	}
-	o.confirm(1, true)
+	confirmOne(o, 1, true)
 	if got, want := o.buffered(), held("bb"); got != want {
 		t.Fatalf("after one ack: buffered = %d, want %d", got, want)
 	}
-	o.confirm(last, true)
+	confirmOne(o, last, true)
 	if msgs, bytes := o.stats(); msgs != 0 || bytes != 0 || o.buffered() != 0 {
 		t.Fatalf("after all acks: stats = %d, %d", msgs, bytes)
 	}
@@ -101,7 +109,7 @@ func TestBufferCopiesBodyBecauseCallerReusesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	copy(buf, "XXXXX")
-	e, _ := o.next(maxInflight)
+	e := o.peek(maxInflight, 1<<30, nil)[0]
 	if string(e.body) != "hello" || e.key != "MESSAGE_CREATE" || e.shard != 3 {
 		t.Fatalf("entry = %q %q %d", e.body, e.key, e.shard)
 	}
@@ -130,7 +138,7 @@ func TestPublishBlocksWhenBufferFullUntilAConfirmFreesRoom(t *testing.T) {
 		t.Fatalf("add returned %v while the buffer was full", err)
 	default:
 	}
-	o.confirm(1, true) // frees the room of "12345"
+	confirmOne(o, 1, true) // frees the room of "12345"
 	if err := <-done; err != nil {
 		t.Fatalf("blocked add: %v", err)
 	}
@@ -159,7 +167,7 @@ func TestBlockedPublishersAreServedInArrivalOrder(t *testing.T) {
 	if err := o.add(ctx, 0, 0, []byte("K"), []byte("n")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a newcomer must queue behind the waiters even if it fits: %v", err)
 	}
-	o.confirm(1, true)
+	confirmOne(o, 1, true)
 	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -207,13 +215,8 @@ func TestRepublishAfterLossKeepsOrderUnconfirmedFirst(t *testing.T) {
 		mustAdd(t, o, fmt.Sprint(i))
 	}
 	// 1..3 written on the old channel, 1 confirmed; 4 and 5 never written.
-	for range 3 {
-		o.next(maxInflight)
-	}
-	o.markSent(1)
-	o.markSent(2)
-	o.markSent(3)
-	o.confirm(1, true)
+	o.markSent(3, 1)
+	confirmOne(o, 1, true)
 	mustAdd(t, o, "6") // published during the outage
 
 	if n := o.requeueInflight(); n != 2 {
@@ -238,7 +241,7 @@ func TestNackedDispatchIsPublishedAgainBeforeNewOnes(t *testing.T) {
 	mustAdd(t, o, "b")
 	sendAll(o, 0)
 	mustAdd(t, o, "c")
-	r := o.confirm(1, false)
+	r := confirmOne(o, 1, false)
 	if r.requeued != 1 || r.acked != 0 {
 		t.Fatalf("nack result = %+v", r)
 	}
@@ -260,7 +263,7 @@ func TestSkippedConfirmationsArePublishedAgain(t *testing.T) {
 	}
 	sendAll(o, 0)
 	// amqp091 drops a confirmation whose listener stayed full for 5 s: tags 1 and 2 vanish.
-	r := o.confirm(3, true)
+	r := confirmOne(o, 3, true)
 	if r.acked != 1 || r.requeued != 2 {
 		t.Fatalf("result = %+v", r)
 	}
@@ -277,9 +280,9 @@ func TestStaleConfirmationIsIgnored(t *testing.T) {
 	mustAdd(t, o, "a")
 	mustAdd(t, o, "b")
 	sendAll(o, 0)
-	o.confirm(1, true)
+	confirmOne(o, 1, true)
 	for _, tag := range []uint64{1, 0, 99} {
-		if r := o.confirm(tag, true); !r.stale {
+		if r := confirmOne(o, tag, true); !r.stale {
 			t.Fatalf("confirm(%d) = %+v, want stale", tag, r)
 		}
 	}
@@ -288,19 +291,51 @@ func TestStaleConfirmationIsIgnored(t *testing.T) {
 	}
 }
 
-func TestMultipleAckExpandedByLibraryReleasesEachInOrder(t *testing.T) {
-	// amqp091 turns basic.ack{tag: 5, multiple: true} into confirmations 1..5, in order.
+func TestAMultipleAckReleasesItsWholeRangeInOrder(t *testing.T) {
+	// basic.ack{tag: 5, multiple: true} arrives as the range 1..5.
 	o := newOutbox(1 << 20)
 	for i := range 6 {
-		mustAdd(t, o, fmt.Sprint(i))
+		if err := o.add(context.Background(), i, int64(100+i), []byte("K"), []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sendAll(o, 0)
-	for tag := uint64(1); tag <= 5; tag++ {
-		if r := o.confirm(tag, true); r.acked != 1 || r.requeued != 0 {
-			t.Fatalf("confirm(%d) = %+v", tag, r)
+	r, done := o.confirm(1, 5, true, nil)
+	if r.acked != 5 || r.requeued != 0 || r.stale || len(done) != 5 {
+		t.Fatalf("confirm(1..5) = %+v, %d settled", r, len(done))
+	}
+	for i, d := range done {
+		if d.shard != i || d.ref != int64(100+i) || d.key != "K" {
+			t.Fatalf("settled[%d] = %+v: want shard %d, ref %d, in publish order", i, d, i, 100+i)
 		}
 	}
 	if got := inflightTags(o); !equal(got, []uint64{6}) {
+		t.Fatalf("inflight = %v", got)
+	}
+	// A range reaching below the front (tags confirmed already) only releases the rest.
+	if r, done := o.confirm(3, 6, true, nil); r.acked != 1 || len(done) != 1 || done[0].ref != 105 {
+		t.Fatalf("confirm(3..6) = %+v, %+v", r, done)
+	}
+	if r, _ := o.confirm(1, 6, true, nil); !r.stale {
+		t.Fatalf("a range confirmed already = %+v, want stale", r)
+	}
+}
+
+func TestANackedRangeIsPublishedAgainFirstAndInOrder(t *testing.T) {
+	o := newOutbox(1 << 20)
+	for _, b := range []string{"a", "b", "c", "d"} {
+		mustAdd(t, o, b)
+	}
+	sendAll(o, 0)
+	mustAdd(t, o, "e")
+	r, done := o.confirm(1, 3, false, nil)
+	if r.requeued != 3 || r.acked != 0 || len(done) != 0 {
+		t.Fatalf("nack(1..3) = %+v, %d settled", r, len(done))
+	}
+	if got := pendingBodies(o); !equal(got, []string{"a", "b", "c", "e"}) {
+		t.Fatalf("pending = %q", got)
+	}
+	if got := inflightTags(o); !equal(got, []uint64{4}) {
 		t.Fatalf("inflight = %v", got)
 	}
 }
@@ -337,7 +372,7 @@ func TestWaitEmptyReturnsOnceEverythingIsConfirmed(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- o.waitEmpty(context.Background()) }()
-	o.confirm(1, true)
+	confirmOne(o, 1, true)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -348,13 +383,19 @@ func TestPublishPathDoesNotAllocateInSteadyState(t *testing.T) {
 	body := make([]byte, 1500)
 	key := []byte("MESSAGE_CREATE")
 	ctx := context.Background()
-	var tag uint64
+	var (
+		tag   uint64
+		batch []entry
+		done  []settled
+	)
 	cycle := func() {
 		if err := o.add(ctx, 1, 0, key, body); err != nil {
 			t.Fatal(err)
 		}
-		tag = sendAll(o, tag)
-		o.confirm(tag, true)
+		batch = o.peek(maxInflight, 1<<30, batch[:0])
+		o.markSent(len(batch), tag+1)
+		tag += uint64(len(batch))
+		_, done = o.confirm(tag-uint64(len(batch))+1, tag, true, done[:0])
 	}
 	for range 100 {
 		cycle() // warm the ring, the pool and the interned key

@@ -6,71 +6,100 @@ import (
 	"fmt"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/cordis-gateway/cordis/src/broker/amqppub"
 )
 
-// serve is the publisher: the one goroutine that owns the session's publish channel. It
-// writes pending dispatches in order and matches confirmations to them, until the session
-// is lost (returns why) or the broker stops (returns nil). amqp091 would let several
-// goroutines publish, but then delivery tags and outbox order could disagree.
+// batchBytes is how many body bytes the publisher takes from the outbox in one go: about
+// one socket write (amqppub also writes once this much is buffered).
+const batchBytes = 64 << 10
+
+// deliveryTransient is AMQP's delivery mode 1: `gateway` is not durable anyway.
+const deliveryTransient = 1
+
+// publisherState is what only the publisher goroutine touches: scratch slices reused
+// from batch to batch, so that publishing and confirming allocate nothing.
+type publisherState struct {
+	headers  shardHeaders
+	batch    []entry
+	confirms []amqppub.Confirm
+	settled  []settled
+}
+
+// serve is the publisher: the one goroutine that owns the session's publishing
+// connection. It writes pending dispatches in order and matches confirmations to them,
+// until the session is lost (returns why) or the broker stops (returns nil). One
+// goroutine, so that delivery tags and outbox order cannot disagree.
 func (b *Broker) serve(ctx context.Context, s *session) (err error) {
 	stopWatch := make(chan struct{})
 	defer close(stopWatch)
 	go b.watchConfirms(s, stopWatch)
 	defer func() {
-		// However the loss showed (a failed write, a closed channel), a connection the
+		// However the loss showed (a failed write, a closed socket), a connection the
 		// watchdog cut was lost for being frozen.
 		if ferr := s.frozenErr.Load(); ferr != nil && err != nil {
 			err = fmt.Errorf("%w (%w)", *ferr, err)
 		}
 	}()
 	for {
-		if err := b.flush(ctx, s); err != nil {
+		if err := b.flush(s); err != nil {
 			if errors.Is(err, errStalled) {
 				return fmt.Errorf("%w: %w", errFrozen, err)
 			}
-			// The publish error only says "not open"; the close notification says why.
-			return fmt.Errorf("%w (%w)", s.lossReason(), err)
+			if perr := s.pub.Err(); perr != nil && !errors.Is(err, perr) {
+				// RabbitMQ's reason (a channel.close) says more than the write error.
+				return fmt.Errorf("publishing connection: %w (%w)", perr, err)
+			}
+			return err
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-b.out.wake:
-		case c, ok := <-s.confirms:
-			if !ok {
-				return s.lossReason()
-			}
-			b.onConfirm(c)
-			s.confirmed.Add(1)
-			// Take every confirmation already there before publishing again: one wakeup
-			// and one batch of writes for many confirms.
-			for more := true; more; {
-				select {
-				case c, ok := <-s.confirms:
-					if !ok {
-						return s.lossReason()
-					}
-					b.onConfirm(c)
-					s.confirmed.Add(1)
-				default:
-					more = false
-				}
-			}
+		case <-s.pub.Confirmed():
+			b.takeConfirms(s)
+		case <-s.pub.Done():
+			b.takeConfirms(s) // what was confirmed before the loss is not sent again
+			return fmt.Errorf("publishing connection: %w", s.pub.Err())
 		case e := <-s.connClosed:
-			return channelErr("connection", e)
-		case e := <-s.pubClosed:
-			return channelErr("publish channel", e)
+			return channelErr("command connection", e)
 		case e := <-s.conClosed:
 			return channelErr("command channel", e)
 		}
 	}
 }
 
-// watchConfirms cuts the session's socket when RabbitMQ confirms nothing for the stall
-// period while dispatches are in flight (and it is not blocking publishers on purpose):
-// the connection is frozen even if the socket still takes a trickle of bytes, which the
-// write deadline alone would let through. It runs beside the publisher, which may be
-// the one stuck in that trickle, until stop is closed.
+// takeConfirms applies every confirm range the reader gathered: one wakeup, and one
+// outbox lock and one clock read per ack frame, however many dispatches it covers.
+func (b *Broker) takeConfirms(s *session) {
+	p := &b.pubState
+	p.confirms = s.pub.TakeConfirms(p.confirms[:0])
+	for _, c := range p.confirms {
+		var r confirmResult
+		r, p.settled = b.out.confirm(c.First, c.Last, c.Ack, p.settled[:0])
+		if len(p.settled) > 0 && b.opts.OnConfirm != nil {
+			now := time.Now()
+			for i := range p.settled {
+				d := &p.settled[i]
+				b.opts.OnConfirm(d.shard, d.key, d.ref, now.Sub(d.at))
+			}
+		}
+		clear(p.settled) // keep no keys alive
+		switch {
+		case r.stale:
+			b.log.Debug("ignoring confirmation of unknown delivery tags", "first", c.First, "last", c.Last)
+		case !c.Ack:
+			b.log.Warn("rabbitmq nacked dispatches; publishing them again", "count", r.requeued, "first_tag", c.First, "last_tag", c.Last)
+		case r.requeued > 0:
+			b.log.Warn("confirmations were skipped; publishing those dispatches again", "count", r.requeued)
+		}
+	}
+}
+
+// watchConfirms cuts the session's publishing socket when RabbitMQ confirms nothing for
+// the stall period while dispatches are in flight (and it is not blocking publishers on
+// purpose): the connection is frozen even if the socket still takes a trickle of bytes,
+// which the write deadline alone would let through. It runs beside the publisher, which
+// may be the one stuck in that trickle, until stop is closed.
 func (b *Broker) watchConfirms(s *session, stop <-chan struct{}) {
 	tick := time.NewTicker(b.opts.stall / stallTicks)
 	defer tick.Stop()
@@ -82,16 +111,11 @@ func (b *Broker) watchConfirms(s *session, stop <-chan struct{}) {
 		case <-tick.C:
 		}
 		inflight := b.out.inflightLen()
-		// Confirms amqp091 handed over, read by the publisher or not yet.
-		got := s.confirmed.Load() + uint64(len(s.confirms))
-		if watch.stalled(inflight > 0 && !s.pubBlocked.Load(), got) {
+		// Confirms the reader received, applied by the publisher or not yet.
+		if watch.stalled(inflight > 0 && !s.pubBlocked.Load(), s.pub.ConfirmedUpTo()) {
 			err := fmt.Errorf("%w: no confirm for %v with %d dispatches in flight", errFrozen, b.opts.stall, inflight)
 			s.frozenErr.Store(&err)
-			// Expiring alone is not enough: amqp091 moves the read deadline
-			// after every frame it reads, so RabbitMQ's heartbeats would keep
-			// a connection that confirms nothing alive until the next write.
-			s.raw.expire()
-			s.raw.close()
+			s.cut()
 			return
 		}
 	}
@@ -124,57 +148,40 @@ func (w *stallWatch) stalled(waiting bool, confirmed uint64) bool {
 	return w.idle >= w.limit
 }
 
-// flush publishes pending dispatches while the in-flight window has room, as one batch
-// of socket writes.
-func (b *Broker) flush(ctx context.Context, s *session) error {
-	e, ok := b.out.next(maxInflight)
-	if !ok {
-		return nil
-	}
-	sock := s.raw.get()
-	sock.beginBatch()
-	for ok {
-		err := s.pub.PublishWithContext(ctx, ExchangeGateway, e.key, false, false, amqp.Publishing{
-			Headers:      b.headers.get(e.shard),
-			ContentType:  b.opts.ContentType,
-			DeliveryMode: amqp.Transient,
-			Timestamp:    e.at,
-			Body:         e.body,
-		})
-		if err != nil {
-			if werr := sock.endBatch(); werr != nil {
-				err = werr // the socket's failure is the cause
-			}
-			if ctx.Err() != nil {
-				//nolint:nilerr // stopping is not a session loss; the entry stays pending and Close counts it as unconfirmed
-				return nil
-			}
-			// The entry stays first in pending: it goes out again on the next channel.
-			return fmt.Errorf("publish %s: %w", e.key, err)
+// flush publishes pending dispatches while the in-flight window has room: each batch is
+// taken from the outbox under one lock, encoded straight into the connection's write
+// buffer and written in one write(2). A dispatch whose write fails stays pending or goes
+// back with the rest of inflight when the session ends: it is sent again either way.
+func (b *Broker) flush(s *session) error {
+	p := &b.pubState
+	for {
+		p.batch = b.out.peek(maxInflight, batchBytes, p.batch[:0])
+		if len(p.batch) == 0 {
+			return nil
 		}
-		s.nextTag++
-		b.out.markSent(s.nextTag)
-		e, ok = b.out.next(maxInflight)
-	}
-	// The batch's dispatches are in flight now; if the write fails they are requeued with
-	// the rest when the session ends.
-	if err := sock.endBatch(); err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	return nil
-}
-
-func (b *Broker) onConfirm(c amqp.Confirmation) {
-	r := b.out.confirm(c.DeliveryTag, c.Ack)
-	if r.acked > 0 && b.opts.OnConfirm != nil {
-		b.opts.OnConfirm(r.shard, r.key, r.ref, time.Since(r.at))
-	}
-	switch {
-	case r.stale:
-		b.log.Debug("ignoring confirmation of unknown delivery tag", "tag", c.DeliveryTag)
-	case !c.Ack:
-		b.log.Warn("rabbitmq nacked a dispatch; publishing it again", "tag", c.DeliveryTag)
-	case r.requeued > 0:
-		b.log.Warn("confirmations were skipped; publishing those dispatches again", "count", r.requeued)
+		var first uint64
+		for i := range p.batch {
+			e := &p.batch[i]
+			props := amqppub.Properties{
+				ContentType:  b.opts.ContentType,
+				Headers:      p.headers.get(e.shard),
+				DeliveryMode: deliveryTransient,
+				Timestamp:    e.at.Unix(),
+			}
+			tag, err := s.pub.Publish(ExchangeGateway, e.key, &props, e.body)
+			if i == 0 {
+				first = tag
+			}
+			if err != nil {
+				clear(p.batch)
+				return fmt.Errorf("publish %s: %w", e.key, err)
+			}
+		}
+		// In flight from here: if the write fails they are requeued when the session ends.
+		b.out.markSent(len(p.batch), first)
+		clear(p.batch) // keep no buffers alive
+		if err := s.pub.Flush(); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
 	}
 }

@@ -9,24 +9,14 @@ import (
 	"time"
 )
 
-// coalesceLimit is how many bytes a batch gathers before they go to the socket anyway:
-// enough for dozens of typical dispatches per write(2), small enough to stay in cache.
-const coalesceLimit = 64 << 10
-
-// sockConn is the session's socket as amqp091 sees it (handed over through
-// amqp.Config.Dial). It does two things amqp091 cannot:
-//
-//   - Every write to the socket has a deadline: a peer that stops reading (a frozen
-//     connection, TCP buffers full) fails the write after stall without progress,
-//     instead of blocking the publisher, and amqp091's teardown behind it, for as long
-//     as TCP keeps the connection (minutes, or forever). A write that makes progress
-//     is slow, not stuck, and carries on. While RabbitMQ blocks publishers (resource
-//     alarm) it stops reading on purpose: the write then waits as long as it takes.
-//   - Between beginBatch and endBatch (the publisher draining its queue) writes are
-//     gathered and go out in one write(2) instead of one per publish. Writes outside a
-//     batch (heartbeats, the command channel) go straight through; one made during a
-//     batch waits at most for the batch's end, which the publisher reaches without
-//     blocking on anything but this socket.
+// sockConn is a session's socket as the AMQP code sees it (handed over through
+// amqp.Config.Dial and amqppub.Config.Dial). Every write to it has a deadline: a peer
+// that stops reading (a frozen connection, TCP buffers full) fails the write after stall
+// without progress, instead of blocking the publisher, and the teardown behind it, for
+// as long as TCP keeps the connection (minutes, or forever). A write that makes progress
+// is slow, not stuck, and carries on. While RabbitMQ blocks publishers (resource alarm)
+// it stops reading on purpose: the write then waits as long as it takes. (The
+// publishing connection gathers a batch itself and writes it at once.)
 //
 // Once a write failed the error sticks: the connection's byte stream is broken, so every
 // later write fails at once and the session is replaced.
@@ -37,10 +27,8 @@ type sockConn struct {
 
 	expired atomic.Bool // expire was called: no write may extend the deadline again
 
-	mu       sync.Mutex
-	batching bool
-	buf      []byte
-	err      error
+	mu  sync.Mutex
+	err error
 }
 
 func newSockConn(c net.Conn, stall time.Duration, blocked *atomic.Bool) *sockConn {
@@ -56,38 +44,10 @@ func (c *sockConn) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if !c.batching {
-		if err := c.writeLocked(p); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	c.buf = append(c.buf, p...)
-	if len(c.buf) >= coalesceLimit {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
+	if err := c.writeLocked(p); err != nil {
+		return 0, err
 	}
 	return len(p), nil
-}
-
-// beginBatch gathers the following writes until endBatch.
-func (c *sockConn) beginBatch() {
-	c.mu.Lock()
-	c.batching = true
-	c.mu.Unlock()
-}
-
-// endBatch writes what the batch gathered and returns the connection's write error, if
-// any (amqp091 never saw the gathered bytes fail).
-func (c *sockConn) endBatch() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.batching = false
-	if c.err != nil {
-		return c.err
-	}
-	return c.flushLocked()
 }
 
 // expire makes every pending and future read or write fail at once.
@@ -101,19 +61,6 @@ func (c *sockConn) failed() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
-}
-
-func (c *sockConn) flushLocked() error {
-	if len(c.buf) == 0 {
-		return nil
-	}
-	err := c.writeLocked(c.buf)
-	if cap(c.buf) > 4*coalesceLimit {
-		c.buf = nil // one huge dispatch does not pin its size for the connection's life
-	} else {
-		c.buf = c.buf[:0]
-	}
-	return err
 }
 
 // writeLocked writes all of p, failing after stall without progress.

@@ -3,9 +3,7 @@ package broker
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,32 +32,20 @@ func pipeSock(t *testing.T, stall time.Duration) (*sockConn, *countingConn, net.
 }
 
 func TestSockWriteFailsWhenThePeerStopsReading(t *testing.T) {
-	for _, batch := range []bool{false, true} {
-		sc, _, _, _ := pipeSock(t, 50*time.Millisecond)
-		start := time.Now()
-		var err error
-		if batch {
-			sc.beginBatch()
-			if _, werr := sc.Write([]byte("frame")); werr != nil {
-				t.Fatalf("batched write: %v, want it gathered", werr)
-			}
-			err = sc.endBatch()
-		} else {
-			_, err = sc.Write([]byte("frame"))
-		}
-		if !errors.Is(err, errStalled) {
-			t.Fatalf("batch %v: write to a peer that never reads: %v, want errStalled", batch, err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Fatalf("batch %v: the stalled write took %v", batch, d)
-		}
-		// The stream is broken: every later write fails at once.
-		if _, err := sc.Write([]byte("x")); !errors.Is(err, errStalled) {
-			t.Fatalf("batch %v: write after the stall: %v, want the same error", batch, err)
-		}
-		if err := sc.failed(); !errors.Is(err, errStalled) {
-			t.Fatalf("batch %v: failed() = %v", batch, err)
-		}
+	sc, _, _, _ := pipeSock(t, 50*time.Millisecond)
+	start := time.Now()
+	if _, err := sc.Write([]byte("frame")); !errors.Is(err, errStalled) {
+		t.Fatalf("write to a peer that never reads: %v, want errStalled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the stalled write took %v", d)
+	}
+	// The stream is broken: every later write fails at once.
+	if _, err := sc.Write([]byte("x")); !errors.Is(err, errStalled) {
+		t.Fatalf("write after the stall: %v, want the same error", err)
+	}
+	if err := sc.failed(); !errors.Is(err, errStalled) {
+		t.Fatalf("failed() = %v", err)
 	}
 }
 
@@ -104,68 +90,6 @@ func TestSockWriteWaitsWhileRabbitMQBlocksPublishers(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("write after unblocking: %v", err)
-	}
-}
-
-func TestSockBatchGoesOutInOneWrite(t *testing.T) {
-	sc, cc, peer, _ := pipeSock(t, 5*time.Second)
-	var (
-		wg  sync.WaitGroup
-		got bytes.Buffer
-	)
-	wg.Add(1)
-	go func() { defer wg.Done(); _, _ = io.Copy(&got, peer) }()
-
-	sc.beginBatch()
-	var want []byte
-	for i := range 100 {
-		frame := bytes.Repeat([]byte{byte('a' + i%26)}, 100)
-		want = append(want, frame...)
-		if _, err := sc.Write(frame); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := cc.writes.Load(); n != 0 {
-		t.Fatalf("%d writes reached the socket during the batch", n)
-	}
-	if err := sc.endBatch(); err != nil {
-		t.Fatal(err)
-	}
-	if n := cc.writes.Load(); n != 1 {
-		t.Fatalf("the batch took %d socket writes, want 1", n)
-	}
-	// Outside a batch a write goes straight through (heartbeats are never held).
-	if _, err := sc.Write([]byte("hb")); err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, "hb"...)
-	if n := cc.writes.Load(); n != 2 {
-		t.Fatalf("%d socket writes after an unbatched write, want 2", n)
-	}
-	_ = cc.Close()
-	wg.Wait()
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Fatalf("the peer read %d bytes, want %d in order", got.Len(), len(want))
-	}
-}
-
-func TestSockLargeBatchIsWrittenInBoundedChunks(t *testing.T) {
-	sc, cc, peer, _ := pipeSock(t, 5*time.Second)
-	go func() { _, _ = io.Copy(io.Discard, peer) }()
-	sc.beginBatch()
-	frame := make([]byte, 1500)
-	total := 0
-	for total < 10*coalesceLimit {
-		if _, err := sc.Write(frame); err != nil {
-			t.Fatal(err)
-		}
-		total += len(frame)
-	}
-	if err := sc.endBatch(); err != nil {
-		t.Fatal(err)
-	}
-	if n := cc.writes.Load(); n < 10 || n > 11 {
-		t.Fatalf("%d bytes took %d socket writes, want one per %d bytes", total, n, coalesceLimit)
 	}
 }
 
