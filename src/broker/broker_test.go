@@ -721,3 +721,60 @@ func TestCloseReturnsWhenCtxEndsEvenIfTheBrokerStoppedReading(t *testing.T) {
 	}
 	p.stalled.Store(false)
 }
+
+func TestConfirmsOutOfOrderPublishNothingTwice(t *testing.T) {
+	// RabbitMQ confirms a dispatch no queue takes at once, and one routed to a queue
+	// once the queue has it: a mix of both makes single acks overtake each other.
+	// Each dispatch must be confirmed once and published once, none republished.
+	raw := testAMQPURL(t)
+	obs := newObserver(t, raw)
+	routed, unroutable := randomKey(t), randomKey(t)
+	q, err := obs.ch.QueueDeclare("cordis-test-"+routed, true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
+	if err != nil {
+		t.Fatalf("declare a quorum queue (slower confirms than classic): %v", err)
+	}
+	t.Cleanup(func() { _, _ = obs.ch.QueueDelete(q.Name, false, false, false) })
+	if err := obs.ch.QueueBind(q.Name, routed, ExchangeGateway, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6000
+	var confirmed [n]atomic.Int32
+	b := connectTest(t, Options{URL: raw, OnConfirm: func(_ int, _ string, ref int64, _ time.Duration) {
+		confirmed[ref].Add(1)
+	}})
+	ctx := testContext(t, 30*time.Second)
+	for i := range n {
+		key := unroutable
+		if i%3 == 0 {
+			key = routed
+		}
+		if err := b.Publish(ctx, 0, int64(i), []byte(key), []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range confirmed {
+		if c := confirmed[i].Load(); c != 1 {
+			t.Fatalf("dispatch %d confirmed %d times, want once", i, c)
+		}
+	}
+	d, err := obs.ch.Consume(q.Name, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < n/3 {
+		m := receive(t, d, 10*time.Second)
+		if seen[string(m.Body)] {
+			t.Fatalf("dispatch %s published twice", m.Body)
+		}
+		seen[string(m.Body)] = true
+	}
+	select {
+	case m := <-d:
+		t.Fatalf("dispatch %s published twice", m.Body)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

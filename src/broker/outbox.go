@@ -26,6 +26,8 @@ type outbox struct {
 	bodies   int // their body bytes, for reports of what was left unconfirmed
 	pending  ring
 	inflight ring
+	holes    int           // inflight entries confirmed out of order, dropped once at the front
+	nacked   []entry       // scratch for confirm
 	waiters  []*waiter     // blocked Publish calls, first come first served
 	closed   bool          // Close has begun: refuse new dispatches
 	empty    chan struct{} // closed when used drops to 0; made on demand by waitEmpty
@@ -138,6 +140,8 @@ func (o *outbox) grantLocked() {
 func (o *outbox) peek(window, maxBytes int, dst []entry) []entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	// Holes count against the window: it bounds how far the newest tag may run ahead of
+	// the oldest unconfirmed one, and so the ring's size.
 	n := min(o.pending.len(), window-o.inflight.len())
 	size := 0
 	for i := 0; i < n && size < maxBytes; i++ {
@@ -162,7 +166,7 @@ func (o *outbox) markSent(n int, first uint64) {
 // confirmResult says what a confirmation did.
 type confirmResult struct {
 	acked    int // entries released
-	requeued int // entries put back at the front of pending (nack, or confirms skipped)
+	requeued int // entries put back at the front of pending (nacked)
 	stale    bool
 }
 
@@ -174,59 +178,66 @@ type settled struct {
 	at    time.Time
 }
 
-// confirm applies the broker's confirmation of the delivery tags first..last (one ack
-// or nack frame: multiple=true covers every tag since the previous confirm), under one
-// lock, appending what it released to done, in order. Tags come in order, so first is
-// normally the front of inflight. Defensive cases: tags below the front are stale and
-// ignored; a front below first means confirms were skipped, and those entries, whose
-// fate is unknown, are published again: duplicates are allowed, losses are not.
-func (o *outbox) confirm(first, last uint64, ack bool, done []settled) (confirmResult, []settled) {
+// confirm applies one ack or nack frame from the broker under one lock, appending what
+// it released to done. multiple covers every unconfirmed tag up to tag; otherwise tag
+// alone. Confirms may come out of order (RabbitMQ confirms a dispatch no queue takes at
+// once, one routed to a queue once that queue has it), so a confirmed dispatch behind
+// an unconfirmed one leaves a hole in inflight: inflight keeps its tags contiguous, so a
+// tag's entry is found by subtraction, and holes are dropped once they reach the front.
+// A nack (a broker-internal error) means "not taken": the entry is published again,
+// first. A tag with no unconfirmed entry is stale and ignored.
+func (o *outbox) confirm(tag uint64, multiple, ack bool, done []settled) (confirmResult, []settled) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var res confirmResult
 	n := o.inflight.len()
-	skipped := 0
-	for skipped < n && o.inflight.at(skipped).tag < first {
-		skipped++
-	}
-	k := 0
-	for skipped+k < n && o.inflight.at(skipped+k).tag <= last {
-		k++
-	}
-	if k == 0 {
-		// No tag in range was published on this channel (or it is confirmed already).
+	if n == 0 || tag < o.inflight.at(0).tag {
 		res.stale = true
 		return res, done
 	}
-	if !ack {
-		// A nack (a broker-internal error) means "not taken": publish them again, first.
-		res.requeued = o.requeueFrontLocked(skipped + k)
-	} else {
-		res.requeued = o.requeueFrontLocked(skipped)
-		for range k {
-			e := o.inflight.popFront()
-			done = append(done, settled{shard: e.shard, key: e.key, ref: e.ref, at: e.at})
-			o.releaseLocked(e)
+	last := int(min(tag-o.inflight.at(0).tag, uint64(n-1))) // index of tag, or of the newest
+	from := last
+	if multiple {
+		from = 0
+	} else if o.inflight.at(last).tag != tag {
+		res.stale = true // beyond what was published on this channel
+		return res, done
+	}
+	for i := from; i <= last; i++ {
+		e := o.inflight.at(i)
+		if e.hole {
+			continue
 		}
-		res.acked = k
+		if ack {
+			done = append(done, settled{shard: e.shard, key: e.key, ref: e.ref, at: e.at})
+			o.releaseLocked(*e)
+			res.acked++
+		} else {
+			again := *e
+			again.tag = 0
+			o.nacked = append(o.nacked, again)
+		}
+		*e = entry{tag: e.tag, hole: true} // keep no buffer alive
+		o.holes++
+	}
+	for i := len(o.nacked) - 1; i >= 0; i-- {
+		o.pending.pushFront(o.nacked[i])
+	}
+	res.requeued = len(o.nacked)
+	clear(o.nacked)
+	o.nacked = o.nacked[:0]
+	for o.inflight.len() > 0 && o.inflight.at(0).hole {
+		o.inflight.popFront()
+		o.holes--
+	}
+	if res.acked == 0 && res.requeued == 0 {
+		res.stale = true // every covered tag was confirmed already
 	}
 	if res.requeued > 0 {
 		o.signal()
 	}
+	o.checkEmptyLocked()
 	return res, done
-}
-
-// requeueFrontLocked moves the first k inflight entries to the front of pending, in order.
-func (o *outbox) requeueFrontLocked(k int) int {
-	for i := k - 1; i >= 0; i-- {
-		e := *o.inflight.at(i)
-		e.tag = 0
-		o.pending.pushFront(e)
-	}
-	for range k {
-		o.inflight.popFront()
-	}
-	return k
 }
 
 // requeueInflight puts every unconfirmed entry back in front of pending, in publish order,
@@ -234,11 +245,21 @@ func (o *outbox) requeueFrontLocked(k int) int {
 func (o *outbox) requeueInflight() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	n := o.requeueFrontLocked(o.inflight.len())
-	if n > 0 {
+	k := 0
+	for o.inflight.len() > 0 {
+		e := o.inflight.popBack()
+		if e.hole {
+			continue
+		}
+		e.tag = 0
+		o.pending.pushFront(e)
+		k++
+	}
+	o.holes = 0
+	if k > 0 {
 		o.signal()
 	}
-	return n
+	return k
 }
 
 func (o *outbox) releaseLocked(e entry) {
@@ -246,6 +267,10 @@ func (o *outbox) releaseLocked(e entry) {
 	o.bodies -= len(e.body)
 	o.pool.put(e.buf)
 	o.grantLocked()
+}
+
+// checkEmptyLocked wakes waitEmpty once nothing is left.
+func (o *outbox) checkEmptyLocked() {
 	if o.emptyLocked() && o.empty != nil {
 		close(o.empty)
 		o.empty = nil
@@ -269,6 +294,7 @@ func (o *outbox) dropFirstOfSize(size int) (dropped, bool) {
 		if len(o.pending.at(i).body) == size {
 			e := o.pending.removeAt(i)
 			o.releaseLocked(e)
+			o.checkEmptyLocked()
 			return dropped{key: e.key, shard: e.shard, ref: e.ref, size: size}, true
 		}
 	}
@@ -276,7 +302,7 @@ func (o *outbox) dropFirstOfSize(size int) (dropped, bool) {
 }
 
 func (o *outbox) emptyLocked() bool {
-	return o.used == 0 && o.pending.len() == 0 && o.inflight.len() == 0
+	return o.used == 0 && o.pending.len() == 0 && o.inflight.len() == o.holes
 }
 
 // close refuses further dispatches and fails the blocked ones; queued ones stay.
@@ -317,14 +343,14 @@ func (o *outbox) waitEmpty(ctx context.Context) error {
 func (o *outbox) stats() (msgs, bytes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.pending.len() + o.inflight.len(), o.bodies
+	return o.pending.len() + o.inflight.len() - o.holes, o.bodies
 }
 
 // inflightLen is how many dispatches are published and not yet confirmed.
 func (o *outbox) inflightLen() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.inflight.len()
+	return o.inflight.len() - o.holes
 }
 
 // buffered is what the queued and unconfirmed dispatches hold (see costOf).

@@ -35,7 +35,7 @@ func sendAll(o *outbox, last uint64) uint64 {
 
 // confirmOne confirms one delivery tag (basic.ack or nack without multiple).
 func confirmOne(o *outbox, tag uint64, ack bool) confirmResult {
-	r, _ := o.confirm(tag, tag, ack, nil)
+	r, _ := o.confirm(tag, false, ack, nil)
 	return r
 }
 
@@ -64,7 +64,9 @@ func inflightTags(o *outbox) []uint64 {
 	defer o.mu.Unlock()
 	var out []uint64
 	for i := range o.inflight.len() {
-		out = append(out, o.inflight.at(i).tag)
+		if e := o.inflight.at(i); !e.hole {
+			out = append(out, e.tag)
+		}
 	}
 	return out
 }
@@ -256,22 +258,79 @@ func TestNackedDispatchIsPublishedAgainBeforeNewOnes(t *testing.T) {
 	}
 }
 
-func TestSkippedConfirmationsArePublishedAgain(t *testing.T) {
+func TestOutOfOrderConfirmsReleaseWithoutPublishingAgain(t *testing.T) {
+	// RabbitMQ confirms a dispatch no queue takes at once and a routed one once its queue
+	// has it: single acks overtake each other, then a multiple ack covers what is left.
 	o := newOutbox(1 << 20)
-	for _, s := range []string{"a", "b", "c", "d"} {
-		mustAdd(t, o, s)
+	for i, b := range []string{"a", "b", "c", "d", "e"} {
+		if err := o.add(context.Background(), i, int64(100+i), []byte("K"), []byte(b)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sendAll(o, 0)
-	// amqp091 drops a confirmation whose listener stayed full for 5 s: tags 1 and 2 vanish.
-	r := confirmOne(o, 3, true)
-	if r.acked != 1 || r.requeued != 2 {
-		t.Fatalf("result = %+v", r)
+	steps := []struct {
+		tag           uint64
+		multiple, ack bool
+		want          confirmResult
+		settledRefs   []int64
+		inflight      []uint64
+		pending       []string
+	}{
+		{3, false, true, confirmResult{acked: 1}, []int64{102}, []uint64{1, 2, 4, 5}, nil},
+		{3, false, true, confirmResult{stale: true}, nil, []uint64{1, 2, 4, 5}, nil},
+		{2, false, false, confirmResult{requeued: 1}, nil, []uint64{1, 4, 5}, []string{"b"}},
+		{4, true, true, confirmResult{acked: 2}, []int64{100, 103}, []uint64{5}, []string{"b"}},
+		{5, false, true, confirmResult{acked: 1}, []int64{104}, nil, []string{"b"}},
+		{5, true, true, confirmResult{stale: true}, nil, nil, []string{"b"}},
 	}
-	if got := pendingBodies(o); !equal(got, []string{"a", "b"}) {
+	for i, st := range steps {
+		r, done := o.confirm(st.tag, st.multiple, st.ack, nil)
+		var refs []int64
+		for _, d := range done {
+			refs = append(refs, d.ref)
+		}
+		if r != st.want || !equal(refs, st.settledRefs) {
+			t.Fatalf("step %d: confirm(%d, multiple %v, ack %v) = %+v settling %v, want %+v settling %v",
+				i, st.tag, st.multiple, st.ack, r, refs, st.want, st.settledRefs)
+		}
+		if got := inflightTags(o); !equal(got, st.inflight) {
+			t.Fatalf("step %d: inflight = %v, want %v", i, got, st.inflight)
+		}
+		if got := pendingBodies(o); !equal(got, st.pending) {
+			t.Fatalf("step %d: pending = %q, want %q", i, got, st.pending)
+		}
+	}
+	if msgs, bytes := o.stats(); msgs != 1 || bytes != 1 || o.inflightLen() != 0 || o.buffered() != held("b") {
+		t.Fatalf("stats = %d, %d; inflight %d; buffered %d", msgs, bytes, o.inflightLen(), o.buffered())
+	}
+	// The holes are gone: the nacked one goes out on tag 6, right behind tag 5.
+	if tag := sendAll(o, 5); tag != 6 {
+		t.Fatalf("next tag = %d", tag)
+	}
+	if r, done := o.confirm(6, false, true, nil); r.acked != 1 || len(done) != 1 || done[0].ref != 101 {
+		t.Fatalf("confirm(6) = %+v, %+v", r, done)
+	}
+	if err := o.waitEmpty(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLossRequeuesOnlyWhatIsUnconfirmedAroundHoles(t *testing.T) {
+	o := newOutbox(1 << 20)
+	for _, b := range []string{"a", "b", "c", "d"} {
+		mustAdd(t, o, b)
+	}
+	sendAll(o, 0)
+	confirmOne(o, 2, true)
+	confirmOne(o, 4, true)
+	if n := o.requeueInflight(); n != 2 {
+		t.Fatalf("requeued %d, want 2", n)
+	}
+	if got := pendingBodies(o); !equal(got, []string{"a", "c"}) {
 		t.Fatalf("pending = %q", got)
 	}
-	if got := inflightTags(o); !equal(got, []uint64{4}) {
-		t.Fatalf("inflight = %v", got)
+	if o.inflightLen() != 0 || inflightTags(o) != nil {
+		t.Fatalf("inflight = %v", inflightTags(o))
 	}
 }
 
@@ -292,7 +351,6 @@ func TestStaleConfirmationIsIgnored(t *testing.T) {
 }
 
 func TestAMultipleAckReleasesItsWholeRangeInOrder(t *testing.T) {
-	// basic.ack{tag: 5, multiple: true} arrives as the range 1..5.
 	o := newOutbox(1 << 20)
 	for i := range 6 {
 		if err := o.add(context.Background(), i, int64(100+i), []byte("K"), []byte(fmt.Sprint(i))); err != nil {
@@ -300,9 +358,9 @@ func TestAMultipleAckReleasesItsWholeRangeInOrder(t *testing.T) {
 		}
 	}
 	sendAll(o, 0)
-	r, done := o.confirm(1, 5, true, nil)
+	r, done := o.confirm(5, true, true, nil)
 	if r.acked != 5 || r.requeued != 0 || r.stale || len(done) != 5 {
-		t.Fatalf("confirm(1..5) = %+v, %d settled", r, len(done))
+		t.Fatalf("confirm(5, multiple) = %+v, %d settled", r, len(done))
 	}
 	for i, d := range done {
 		if d.shard != i || d.ref != int64(100+i) || d.key != "K" {
@@ -312,12 +370,11 @@ func TestAMultipleAckReleasesItsWholeRangeInOrder(t *testing.T) {
 	if got := inflightTags(o); !equal(got, []uint64{6}) {
 		t.Fatalf("inflight = %v", got)
 	}
-	// A range reaching below the front (tags confirmed already) only releases the rest.
-	if r, done := o.confirm(3, 6, true, nil); r.acked != 1 || len(done) != 1 || done[0].ref != 105 {
-		t.Fatalf("confirm(3..6) = %+v, %+v", r, done)
+	if r, done := o.confirm(6, true, true, nil); r.acked != 1 || len(done) != 1 || done[0].ref != 105 {
+		t.Fatalf("confirm(6, multiple) = %+v, %+v", r, done)
 	}
-	if r, _ := o.confirm(1, 6, true, nil); !r.stale {
-		t.Fatalf("a range confirmed already = %+v, want stale", r)
+	if r, _ := o.confirm(6, true, true, nil); !r.stale {
+		t.Fatalf("tags confirmed already = %+v, want stale", r)
 	}
 }
 
@@ -328,9 +385,9 @@ func TestANackedRangeIsPublishedAgainFirstAndInOrder(t *testing.T) {
 	}
 	sendAll(o, 0)
 	mustAdd(t, o, "e")
-	r, done := o.confirm(1, 3, false, nil)
+	r, done := o.confirm(3, true, false, nil)
 	if r.requeued != 3 || r.acked != 0 || len(done) != 0 {
-		t.Fatalf("nack(1..3) = %+v, %d settled", r, len(done))
+		t.Fatalf("nack(3, multiple) = %+v, %d settled", r, len(done))
 	}
 	if got := pendingBodies(o); !equal(got, []string{"a", "b", "c", "e"}) {
 		t.Fatalf("pending = %q", got)
@@ -395,7 +452,7 @@ func TestPublishPathDoesNotAllocateInSteadyState(t *testing.T) {
 		batch = o.peek(maxInflight, 1<<30, batch[:0])
 		o.markSent(len(batch), tag+1)
 		tag += uint64(len(batch))
-		_, done = o.confirm(tag-uint64(len(batch))+1, tag, true, done[:0])
+		_, done = o.confirm(tag, true, true, done[:0])
 	}
 	for range 100 {
 		cycle() // warm the ring, the pool and the interned key

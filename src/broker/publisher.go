@@ -68,14 +68,14 @@ func (b *Broker) serve(ctx context.Context, s *session) (err error) {
 	}
 }
 
-// takeConfirms applies every confirm range the reader gathered: one wakeup, and one
-// outbox lock and one clock read per ack frame, however many dispatches it covers.
+// takeConfirms applies every confirm the reader gathered: one wakeup, and one outbox
+// lock and one clock read per ack frame, however many dispatches it covers.
 func (b *Broker) takeConfirms(s *session) {
 	p := &b.pubState
 	p.confirms = s.pub.TakeConfirms(p.confirms[:0])
 	for _, c := range p.confirms {
 		var r confirmResult
-		r, p.settled = b.out.confirm(c.First, c.Last, c.Ack, p.settled[:0])
+		r, p.settled = b.out.confirm(c.Tag, c.Multiple, c.Ack, p.settled[:0])
 		if len(p.settled) > 0 && b.opts.OnConfirm != nil {
 			now := time.Now()
 			for i := range p.settled {
@@ -86,11 +86,9 @@ func (b *Broker) takeConfirms(s *session) {
 		clear(p.settled) // keep no keys alive
 		switch {
 		case r.stale:
-			b.log.Debug("ignoring confirmation of unknown delivery tags", "first", c.First, "last", c.Last)
+			b.log.Debug("ignoring confirmation of unknown or confirmed delivery tags", "tag", c.Tag, "multiple", c.Multiple)
 		case !c.Ack:
-			b.log.Warn("rabbitmq nacked dispatches; publishing them again", "count", r.requeued, "first_tag", c.First, "last_tag", c.Last)
-		case r.requeued > 0:
-			b.log.Warn("confirmations were skipped; publishing those dispatches again", "count", r.requeued)
+			b.log.Warn("rabbitmq nacked dispatches; publishing them again", "count", r.requeued, "tag", c.Tag, "multiple", c.Multiple)
 		}
 	}
 }
@@ -112,7 +110,7 @@ func (b *Broker) watchConfirms(s *session, stop <-chan struct{}) {
 		}
 		inflight := b.out.inflightLen()
 		// Confirms the reader received, applied by the publisher or not yet.
-		if watch.stalled(inflight > 0 && !s.pubBlocked.Load(), s.pub.ConfirmedUpTo()) {
+		if watch.stalled(inflight > 0 && !s.pubBlocked.Load(), s.pub.ConfirmFrames()) {
 			err := fmt.Errorf("%w: no confirm for %v with %d dispatches in flight", errFrozen, b.opts.stall, inflight)
 			s.frozenErr.Store(&err)
 			s.cut()

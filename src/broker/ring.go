@@ -12,6 +12,7 @@ type entry struct {
 	ref   int64     // the publisher's reference, handed back by OnConfirm
 	at    time.Time // when Publish accepted it: the AMQP timestamp, kept on republish
 	tag   uint64    // delivery tag on the current channel, once published
+	hole  bool      // in inflight: confirmed already, behind an unconfirmed entry
 }
 
 // ring is a growable double-ended queue of entries. It does not allocate in steady state:

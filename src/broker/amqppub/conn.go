@@ -58,10 +58,14 @@ type Config struct {
 	OnBlocked func(active bool, reason string)
 }
 
-// Confirm is a range of delivery tags RabbitMQ acked (or nacked) in one frame.
+// Confirm is one ack or nack frame: Tag alone, or with Multiple every tag up to Tag not
+// confirmed before. Confirms may come out of order (RabbitMQ confirms a message no queue
+// takes at once, a routed one when its queues have it), so only the publisher, which
+// knows what is still unconfirmed, can tell which tags a multiple one covers.
 type Confirm struct {
-	First, Last uint64
-	Ack         bool
+	Tag      uint64
+	Multiple bool
+	Ack      bool
 }
 
 // Error is RabbitMQ closing the connection or the publishing channel, with its reply
@@ -101,10 +105,10 @@ type Conn struct {
 	reads   atomic.Uint64 // frames read: the heartbeater's sign of life
 	closing atomic.Bool   // we sent connection.close
 
-	cmu      sync.Mutex
-	confirms []Confirm
-	acked    atomic.Uint64 // highest delivery tag confirmed so far (reader writes)
-	notify   chan struct{} // capacity 1: confirms are waiting
+	cmu           sync.Mutex
+	confirms      []Confirm
+	confirmFrames atomic.Uint64 // ack and nack frames received
+	notify        chan struct{} // capacity 1: confirms are waiting
 
 	done       chan struct{} // closed once the connection cannot publish anymore
 	errOnce    sync.Once
@@ -452,7 +456,7 @@ func (c *Conn) Flush() error {
 func (c *Conn) Confirmed() <-chan struct{} { return c.notify }
 
 // TakeConfirms appends the confirms received since the last call to dst, in the order
-// RabbitMQ sent them, one range per ack or nack frame (adjacent acks merged).
+// RabbitMQ sent them (consecutive multiple ones of a kind merged).
 func (c *Conn) TakeConfirms(dst []Confirm) []Confirm {
 	c.cmu.Lock()
 	dst = append(dst, c.confirms...)
@@ -461,9 +465,9 @@ func (c *Conn) TakeConfirms(dst []Confirm) []Confirm {
 	return dst
 }
 
-// ConfirmedUpTo is the highest delivery tag RabbitMQ confirmed so far (progress, for
-// a watchdog).
-func (c *Conn) ConfirmedUpTo() uint64 { return c.acked.Load() }
+// ConfirmFrames counts the ack and nack frames received so far: progress, for a
+// watchdog (the highest tag would not move while out-of-order confirms fill holes).
+func (c *Conn) ConfirmFrames() uint64 { return c.confirmFrames.Load() }
 
 // Done is closed once the connection can no longer publish; Err then says why.
 func (c *Conn) Done() <-chan struct{} { return c.done }
@@ -568,25 +572,15 @@ func (c *Conn) read(fr *frameReader) error {
 	}
 }
 
-// confirm records an ack or nack frame as one range: multiple covers every tag after
-// the last one confirmed.
+// confirm records an ack or nack frame. A multiple one after another of the same kind
+// takes its place: it covers all the earlier one did.
 func (c *Conn) confirm(tag uint64, multiple, ack bool) {
-	prev := c.acked.Load()
-	first := tag
-	if multiple {
-		first = prev + 1
-	}
-	if first > tag {
-		return // already covered
-	}
-	if tag > prev {
-		c.acked.Store(tag)
-	}
+	c.confirmFrames.Add(1)
 	c.cmu.Lock()
-	if n := len(c.confirms); n > 0 && c.confirms[n-1].Ack == ack && c.confirms[n-1].Last+1 == first {
-		c.confirms[n-1].Last = tag
+	if n := len(c.confirms); n > 0 && multiple && c.confirms[n-1].Multiple && c.confirms[n-1].Ack == ack {
+		c.confirms[n-1].Tag = max(c.confirms[n-1].Tag, tag)
 	} else {
-		c.confirms = append(c.confirms, Confirm{First: first, Last: tag, Ack: ack})
+		c.confirms = append(c.confirms, Confirm{Tag: tag, Multiple: multiple, Ack: ack})
 	}
 	c.cmu.Unlock()
 	select {
