@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/cordis-gateway/cordis/src/broker/amqpurl"
 )
 
 // Content types accepted in Options.ContentType.
@@ -53,6 +54,12 @@ type Options struct {
 	OnDrop func(shardID int, event string, ref int64)
 
 	stall time.Duration // stallTimeout, shorter in tests
+
+	// Set by withDefaults from URL, for both connections of every session.
+	url              amqpurl.URL
+	tls              *tls.Config // amqps: built once, shared by both connections; nil for amqp
+	dialTimeout      time.Duration
+	handshakeTimeout time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -79,10 +86,23 @@ func (o Options) withDefaults() (Options, error) {
 	default:
 		return o, fmt.Errorf("content type %q: want %q or %q", o.ContentType, ContentTypeJSON, ContentTypeETF)
 	}
-	// Parse once up front: a malformed URL is a configuration error, not something
-	// retrying can fix.
-	if _, err := amqp.ParseURI(o.URL); err != nil {
+	// Parse once up front: a malformed URL, or an unreadable certificate, is a
+	// configuration error, not something retrying can fix.
+	u, err := amqpurl.Parse(o.URL)
+	if err != nil {
 		return o, fmt.Errorf("amqp url %s: %w", redactURL(o.URL), redactErr(o.URL, err))
+	}
+	// One TLS configuration for both connections: they must trust, present and check
+	// the same certificates (amqp091 would otherwise build its own from the URL).
+	if o.tls, err = u.TLSConfig(); err != nil {
+		return o, fmt.Errorf("amqp url %s: %w", redactURL(o.URL), redactErr(o.URL, err))
+	}
+	o.url = u
+	// connection_timeout means to both connections what it means to amqp091 when
+	// it dials itself: the bound on dialling and on the TLS + AMQP handshake.
+	o.dialTimeout, o.handshakeTimeout = dialTimeout, handshakeTimeout
+	if u.ConnectionTimeout > 0 {
+		o.dialTimeout, o.handshakeTimeout = u.ConnectionTimeout, u.ConnectionTimeout
 	}
 	return o, nil
 }

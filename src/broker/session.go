@@ -99,7 +99,7 @@ func connectionProperties() amqp.Table {
 
 // dialSock dials RabbitMQ and wraps the socket in a sockConn (write-stall deadline, cut).
 func dialSock(ctx context.Context, network, addr string, opts *Options, blocked *atomic.Bool) (*sockConn, error) {
-	d := net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	d := net.Dialer{Timeout: opts.dialTimeout, KeepAlive: 30 * time.Second}
 	tc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -113,22 +113,18 @@ func dialSock(ctx context.Context, network, addr string, opts *Options, blocked 
 func openSession(ctx context.Context, opts *Options, consume bool, consumerTag string, log *slog.Logger) (s *session, err error) {
 	s = &session{}
 	var idle atomic.Bool // the command connection never publishes: never blocked
-	cfg := amqp.Config{
-		Heartbeat:  heartbeat,
-		Properties: connectionProperties(),
-		Dial: func(network, addr string) (net.Conn, error) {
-			c, err := dialSock(ctx, network, addr, opts, &idle)
-			if err != nil {
-				return nil, err
-			}
-			if err := c.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
-				c.Close()
-				return nil, err
-			}
-			s.raw.set(c)
-			return c, nil
-		},
-	}
+	cfg := commandConfig(opts, func(network, addr string) (net.Conn, error) {
+		c, err := dialSock(ctx, network, addr, opts, &idle)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.SetDeadline(time.Now().Add(opts.handshakeTimeout)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		s.raw.set(c)
+		return c, nil
+	})
 	// amqp091 is not context-aware: when ctx ends mid-handshake or mid-declare, fail the
 	// socket so the blocked call returns.
 	stop := context.AfterFunc(ctx, s.raw.expire)
@@ -180,29 +176,57 @@ func openSession(ctx context.Context, opts *Options, consume bool, consumerTag s
 		}
 	}
 
-	s.pub, err = amqppub.Dial(ctx, amqppub.Config{
-		URL: opts.URL,
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	s.pub, err = amqppub.Dial(ctx, publishConfig(opts,
+		func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return dialSock(ctx, network, addr, opts, &s.pubBlocked)
 		},
-		Heartbeat:        heartbeat,
-		HandshakeTimeout: handshakeTimeout,
-		ConnectionName:   connectionName() + " (publish)",
 		// Tracked apart from the publisher, which may be the one waiting on the socket
 		// that RabbitMQ stopped reading: its write must then wait, not fail.
-		OnBlocked: func(active bool, reason string) {
+		func(active bool, reason string) {
 			s.pubBlocked.Store(active)
 			if active {
 				log.Warn("rabbitmq is blocking publishes (resource alarm)", "reason", reason)
 			} else {
 				log.Info("rabbitmq unblocked publishes")
 			}
-		},
-	})
+		}))
 	if err != nil {
 		return s, fmt.Errorf("open publishing connection to %s: %w", redactURL(opts.URL), redactErr(opts.URL, err))
 	}
 	return s, nil
+}
+
+// commandConfig is the amqp091 connection's configuration. amqp091 reads heartbeat,
+// channel_max and auth_mechanism from the URL itself; frame_max (which it does not read)
+// and the TLS configuration come from opts, so that both connections agree.
+func commandConfig(opts *Options, dial func(network, addr string) (net.Conn, error)) amqp.Config {
+	cfg := amqp.Config{
+		Heartbeat:       heartbeat, // the URL's heartbeat wins inside DialConfig
+		Properties:      connectionProperties(),
+		TLSClientConfig: opts.tls,
+		Dial:            dial,
+	}
+	if opts.url.FrameMaxSet {
+		cfg.FrameSize = int(opts.url.FrameMax)
+		if opts.url.FrameMax == 0 {
+			cfg.FrameSize = amqp.FrameSizeUnlimited // amqp091's 0 means its default
+		}
+	}
+	return cfg
+}
+
+// publishConfig is the publishing connection's configuration: amqppub reads every
+// URL setting itself, and takes the same TLS configuration as the amqp091 connection.
+func publishConfig(opts *Options, dial func(ctx context.Context, network, addr string) (net.Conn, error), onBlocked func(active bool, reason string)) amqppub.Config {
+	return amqppub.Config{
+		URL:              opts.URL,
+		Dial:             dial,
+		TLS:              opts.tls,
+		Heartbeat:        heartbeat, // the URL's heartbeat wins inside Dial
+		HandshakeTimeout: opts.handshakeTimeout,
+		ConnectionName:   connectionName() + " (publish)",
+		OnBlocked:        onBlocked,
+	}
 }
 
 // declareExchanges declares both exchanges exactly as the reference implementation does,

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/cordis-gateway/cordis/src/broker/amqpurl"
 )
 
 const (
@@ -20,6 +23,12 @@ func parseAMQP(s string) (string, error) {
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Hostname() == "" || !validPort(u.Port(), true) {
 			return "", accepted(acceptedAMQP)
+		}
+		if err := checkAMQPSettings(s); err != nil {
+			if pass, ok := u.User.Password(); ok && pass != "" { // belt and braces
+				err = errors.New(strings.ReplaceAll(err.Error(), pass, "[redacted]"))
+			}
+			return "", err
 		}
 		return s, nil
 	}
@@ -39,6 +48,22 @@ func parseAMQP(s string) (string, error) {
 		return "", accepted(acceptedAMQP)
 	}
 	return "amqp://guest:guest@" + net.JoinHostPort(host, port) + "/", nil
+}
+
+// checkAMQPSettings checks the URL's query settings (heartbeat, channel_max, frame_max,
+// connection_timeout, auth_mechanism) and, for amqps, that the certificate files it
+// names can be loaded, as the broker will load them: a wrong path must stop the start,
+// not turn into endless reconnect attempts.
+func checkAMQPSettings(s string) error {
+	u, err := amqpurl.Parse(s)
+	if err == nil {
+		_, err = u.TLSConfig()
+	}
+	if err != nil {
+		// The messages name settings and files, never the URL's userinfo.
+		return errors.New(acceptedAMQP + ", whose query settings (README) are valid and name readable certificate files: " + err.Error())
+	}
+	return nil
 }
 
 // validHost accepts an IP address or a DNS-like name; it exists to catch

@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/cordis-gateway/cordis/src/broker/amqpurl"
 )
 
 // Defaults for Config's zero values, as amqp091-go has them.
@@ -40,17 +41,24 @@ const (
 // ErrClosed is the connection's error once Close ended it.
 var ErrClosed = errors.New("amqp publishing connection closed")
 
-// Config says how to reach RabbitMQ.
+// Config says how to reach RabbitMQ. The URL's query settings mean what they mean to
+// amqp091-go's DialConfig (package amqpurl): heartbeat replaces Heartbeat, channel_max
+// and frame_max are proposed in connection.tune-ok, auth_mechanism picks the SASL
+// mechanisms, connection_timeout bounds dialling and the handshake when Dial and
+// HandshakeTimeout are left unset, and for amqps the TLS settings build the TLS
+// configuration when TLS is nil.
 type Config struct {
 	URL string // amqp:// or amqps://
 
 	// Dial opens the TCP connection (the broker passes its stall-guarded socket);
 	// nil dials with net.Dialer. For amqps the TLS client runs on top of it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	TLS  *tls.Config // amqps only; ServerName defaults to the URL's host
+	// TLS is used as given for amqps (ServerName defaults to the URL's host); nil
+	// builds it from the URL (amqpurl.URL.TLSConfig). Ignored for amqp.
+	TLS *tls.Config
 
-	Heartbeat        time.Duration // proposed to the server; 0: DefaultHeartbeat
-	HandshakeTimeout time.Duration // TCP connected -> channel in confirm mode; 0: DefaultHandshakeTimeout
+	Heartbeat        time.Duration // proposed to the server unless the URL sets heartbeat; 0: DefaultHeartbeat
+	HandshakeTimeout time.Duration // TCP connected -> channel in confirm mode; 0: connection_timeout, else DefaultHandshakeTimeout
 	ConnectionName   string        // shown in RabbitMQ's management UI
 
 	// OnBlocked, if set, is called on the reader goroutine for connection.blocked
@@ -121,19 +129,37 @@ type Conn struct {
 // Dial connects, authenticates, opens the URL's vhost, opens channel 1 and puts it in
 // confirm mode. ctx and cfg.HandshakeTimeout bound all of it.
 func Dial(ctx context.Context, cfg Config) (c *Conn, err error) {
-	uri, err := amqp.ParseURI(cfg.URL)
+	uri, err := amqpurl.Parse(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("parse amqp url: %w", err)
 	}
-	if cfg.Heartbeat == 0 {
+	// As amqp091's DialConfig: the URL's heartbeat, even 0, replaces the proposal.
+	switch {
+	case uri.HeartbeatSet:
+		cfg.Heartbeat = uri.Heartbeat
+	case cfg.Heartbeat == 0:
 		cfg.Heartbeat = DefaultHeartbeat
 	}
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+		if uri.ConnectionTimeout > 0 {
+			cfg.HandshakeTimeout = uri.ConnectionTimeout
+		}
+	}
+	var tcfg *tls.Config
+	if uri.Scheme == "amqps" {
+		if cfg.TLS != nil {
+			tcfg = cfg.TLS.Clone()
+		} else if tcfg, err = uri.TLSConfig(); err != nil {
+			return nil, fmt.Errorf("tls settings of the amqp url: %w", err)
+		}
+		if tcfg.ServerName == "" {
+			tcfg.ServerName = uri.Host
+		}
 	}
 	dial := cfg.Dial
 	if dial == nil {
-		var d net.Dialer
+		d := net.Dialer{Timeout: uri.ConnectionTimeout}
 		dial = d.DialContext
 	}
 	addr := net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port))
@@ -167,14 +193,7 @@ func Dial(ctx context.Context, cfg Config) (c *Conn, err error) {
 	if err := raw.SetDeadline(time.Now().Add(cfg.HandshakeTimeout)); err != nil {
 		return nil, fmt.Errorf("set handshake deadline: %w", err)
 	}
-	if uri.Scheme == "amqps" {
-		tcfg := &tls.Config{}
-		if cfg.TLS != nil {
-			tcfg = cfg.TLS.Clone()
-		}
-		if tcfg.ServerName == "" {
-			tcfg.ServerName = uri.Host
-		}
+	if tcfg != nil {
 		tc := tls.Client(raw, tcfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
@@ -198,7 +217,7 @@ func Dial(ctx context.Context, cfg Config) (c *Conn, err error) {
 }
 
 // handshake runs connection.start .. confirm.select-ok (AMQP 0-9-1 §2.2.4).
-func (c *Conn) handshake(fr *frameReader, uri amqp.URI, cfg Config) error {
+func (c *Conn) handshake(fr *frameReader, uri amqpurl.URL, cfg Config) error {
 	if _, err := c.sock.Write(protocolHeader); err != nil {
 		return fmt.Errorf("send protocol header: %w", err)
 	}
@@ -209,18 +228,20 @@ func (c *Conn) handshake(fr *frameReader, uri amqp.URI, cfg Config) error {
 	d.u8() // version major
 	d.u8() // version minor
 	d.longBytes()
-	mechanisms := string(d.longBytes())
+	offered := string(d.longBytes())
 	d.longBytes() // locales
 	if d.err != nil {
 		return fmt.Errorf("read connection.start: %w", d.err)
 	}
-	if !slicesContains(strings.Fields(mechanisms), "PLAIN") {
-		return fmt.Errorf("rabbitmq offers no PLAIN authentication (offers %q)", mechanisms)
+	mech, ok := pickMechanism(uri.Mechanisms, strings.Fields(offered))
+	if !ok {
+		return fmt.Errorf("rabbitmq offers none of the authentication mechanisms %s (it offers %q)",
+			strings.Join(uri.Mechanisms, ", "), offered)
 	}
 	if err := c.writeFrame(appendMethodFrame(nil, 0, mConnStartOk, func(b []byte) []byte {
 		b = appendClientProperties(b, cfg.ConnectionName)
-		b = appendShortStr(b, "PLAIN")
-		b = appendLongStr(b, "\x00"+uri.Username+"\x00"+uri.Password)
+		b = appendShortStr(b, mech)
+		b = appendLongStr(b, saslResponse(mech, uri.Username, uri.Password))
 		return appendShortStr(b, "en_US")
 	})); err != nil {
 		return fmt.Errorf("send connection.start-ok: %w", err)
@@ -234,15 +255,30 @@ func (c *Conn) handshake(fr *frameReader, uri amqp.URI, cfg Config) error {
 		}
 		return err
 	}
-	channelMax := pickU16(defaultChannelMax, d.u16())
-	frameMax := int(pickU32(defaultFrameMax, d.u32()))
+	// Negotiated as amqp091's openTune does, from the same URL settings.
+	channelMax := pickU16(uri.ChannelMax, d.u16())
+	if channelMax == 0 {
+		channelMax = defaultChannelMax
+	}
+	proposedFrameMax := uint32(defaultFrameMax)
+	if uri.FrameMaxSet {
+		proposedFrameMax = uri.FrameMax
+	}
+	frameMax := int(pickU32(proposedFrameMax, d.u32()))
 	hb := pickU16(uint16(cfg.Heartbeat/time.Second), d.u16())
 	if d.err != nil {
 		return fmt.Errorf("read connection.tune: %w", d.err)
 	}
-	// AMQP's floor: a server asking for less would force absurd fragmentation.
-	frameMax = max(frameMax, minFrameMax)
-	c.frameMax, fr.frameMax = frameMax, frameMax
+	if frameMax > 0 {
+		// AMQP's floor: a server asking for less would force absurd fragmentation.
+		frameMax = max(frameMax, minFrameMax)
+		c.frameMax, fr.frameMax = frameMax, frameMax
+	} else {
+		// Both sides said no limit: any frame size is allowed; publishes are split at
+		// our usual proposal, and the reader keeps its pre-tune bound (RabbitMQ sends
+		// this connection only small frames).
+		c.frameMax = defaultFrameMax
+	}
 	c.heartbeat = time.Duration(hb) * time.Second
 	if err := c.writeFrame(appendMethodFrame(nil, 0, mConnTuneOk, func(b []byte) []byte {
 		b = binary.BigEndian.AppendUint16(b, channelMax)
@@ -382,16 +418,35 @@ func pickU32(client, server uint32) uint32 {
 	return min(client, server)
 }
 
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
+// pickMechanism returns the first of ours (the client's order of preference) that the
+// server offers, as amqp091's pickSASLMechanism does.
+func pickMechanism(ours, offered []string) (string, bool) {
+	for _, m := range ours {
+		if slices.Contains(offered, m) {
+			return m, true
 		}
 	}
-	return false
+	return "", false
 }
 
-// FrameMax is the negotiated frame size; Heartbeat the negotiated interval (0: none).
+// saslResponse is connection.start-ok's response for mech, encoded as amqp091 encodes it.
+func saslResponse(mech, user, pass string) string {
+	switch mech {
+	case amqpurl.AMQPlain: // a field table without its length prefix
+		var t []byte
+		t = appendTableString(t, "LOGIN", user)
+		t = appendTableString(t, "PASSWORD", pass)
+		return string(t)
+	case amqpurl.External: // the identity is the client certificate's; RabbitMQ ignores this
+		return "\x00*\x00*"
+	default: // PLAIN
+		return "\x00" + user + "\x00" + pass
+	}
+}
+
+// FrameMax is the largest frame this connection writes: the negotiated frame_max, or
+// our proposal when both sides said no limit. Heartbeat is the negotiated interval
+// (0: none).
 func (c *Conn) FrameMax() int            { return c.frameMax }
 func (c *Conn) Heartbeat() time.Duration { return c.heartbeat }
 

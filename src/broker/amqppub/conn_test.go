@@ -180,7 +180,7 @@ func TestHandshakeFailuresSayWhatWasRefused(t *testing.T) {
 				return appendLongStr(b, "en_US")
 			})
 			_, _ = p.fr.read()
-		}, []string{"no PLAIN"}, 0},
+		}, []string{"none of the authentication mechanisms PLAIN", `offers "EXTERNAL"`}, 0},
 		{"vhost refused", func(p *fakePeer) {
 			var hdr [8]byte
 			_, _ = p.c.Read(hdr[:])

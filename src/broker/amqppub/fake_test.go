@@ -89,6 +89,11 @@ func (p *fakePeer) expect(want methodID) decoder {
 // handshake plays RabbitMQ's side up to confirm.select-ok and returns start-ok's
 // arguments (client properties, mechanism, response) and tune-ok's.
 func (p *fakePeer) handshake(tune serverTune) (startOk []byte, tuneOk serverTune, vhost string) {
+	return p.handshakeOffering(tune, "AMQPLAIN PLAIN")
+}
+
+// handshakeOffering is handshake with the server offering mechanisms.
+func (p *fakePeer) handshakeOffering(tune serverTune, mechanisms string) (startOk []byte, tuneOk serverTune, vhost string) {
 	var hdr [8]byte
 	if _, err := io.ReadFull(p.c, hdr[:]); err != nil || string(hdr[:]) != string(protocolHeader) {
 		p.t.Errorf("protocol header = %q, %v", hdr, err)
@@ -96,7 +101,7 @@ func (p *fakePeer) handshake(tune serverTune) (startOk []byte, tuneOk serverTune
 	p.sendMethod(0, mConnStart, func(b []byte) []byte {
 		b = append(b, 0, 9)
 		b = binary.BigEndian.AppendUint32(b, 0) // empty server properties
-		b = appendLongStr(b, "AMQPLAIN PLAIN")
+		b = appendLongStr(b, mechanisms)
 		return appendLongStr(b, "en_US")
 	})
 	d := p.expect(mConnStartOk)
@@ -116,6 +121,15 @@ func (p *fakePeer) handshake(tune serverTune) (startOk []byte, tuneOk serverTune
 	p.expect(mConfirmSelect)
 	p.sendMethod(1, mConfirmOk, nil)
 	return startOk, tuneOk, vhost
+}
+
+// parseStartOk splits connection.start-ok's arguments into the mechanism and response.
+func parseStartOk(b []byte) (mechanism, response string) {
+	d := decoder{b: b}
+	d.longBytes() // client properties
+	mechanism = d.shortStr()
+	response = string(d.longBytes())
+	return mechanism, response
 }
 
 // expectPublish reads one basic.publish with its content header and body frames, and

@@ -166,3 +166,40 @@ func TestAgainstRabbitMQBadCredentialsAndUnknownVhostAreClearErrors(t *testing.T
 		})
 	}
 }
+
+// RabbitMQ accepts each password mechanism as we encode it, and negotiates the URL's
+// tuning settings as the fake server's tests expect.
+func TestAgainstRabbitMQEachPasswordMechanismLogsInAndURLTuningApplies(t *testing.T) {
+	raw := rabbitURL(t)
+	sep := "?"
+	if strings.Contains(raw, "?") {
+		sep = "&"
+	}
+	for _, q := range []string{"auth_mechanism=plain", "auth_mechanism=amqplain", "auth_mechanism=external&auth_mechanism=amqplain"} {
+		t.Run(q, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := Dial(ctx, Config{URL: raw + sep + q + "&heartbeat=9&frame_max=16384", ConnectionName: "amqppub test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(time.Now().Add(time.Second))
+			if c.Heartbeat() != 9*time.Second || c.FrameMax() != 16384 {
+				t.Fatalf("heartbeat %v, frame_max %d", c.Heartbeat(), c.FrameMax())
+			}
+			if _, err := c.Publish("amq.direct", "amqppub-nobody", &Properties{}, bytes.Repeat([]byte{'x'}, 40000)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-c.Confirmed():
+			case <-c.Done():
+				t.Fatalf("connection ended: %v", c.Err())
+			case <-ctx.Done():
+				t.Fatal("no confirm")
+			}
+		})
+	}
+}
