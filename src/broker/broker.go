@@ -146,6 +146,9 @@ func (b *Broker) run(s *session) {
 		b.mu.Lock()
 		b.sess = nil
 		b.mu.Unlock()
+		if b.runCtx.Err() == nil && !errors.Is(err, errFrozen) {
+			b.settleInflight(s, time.Now().Add(closeTimeout))
+		}
 		requeued := b.out.requeueInflight()
 		if b.runCtx.Err() != nil {
 			deadline := time.Now().Add(closeTimeout)
@@ -178,6 +181,28 @@ func (b *Broker) run(s *session) {
 		msgs, bytes = b.out.stats()
 		b.log.Info("rabbitmq connection recovered",
 			"down_for", time.Since(lost).Round(time.Millisecond), "buffered_dispatches", msgs, "buffered_body_bytes", bytes)
+	}
+}
+
+// settleInflight takes the confirms of what is in flight while the publishing connection
+// still works (the session was lost on its command connection), until deadline: what
+// RabbitMQ confirms then is not published a second time.
+func (b *Broker) settleInflight(s *session, deadline time.Time) {
+	if s.pub == nil || s.pub.Err() != nil {
+		return
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for b.out.inflightLen() > 0 {
+		select {
+		case <-s.pub.Confirmed():
+			b.takeConfirms(s)
+		case <-s.pub.Done():
+			b.takeConfirms(s)
+			return
+		case <-t.C:
+			return
+		}
 	}
 }
 

@@ -778,3 +778,52 @@ func TestConfirmsOutOfOrderPublishNothingTwice(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+func TestLosingTheCommandConnectionRepublishesNothingThePublishingOneConfirms(t *testing.T) {
+	// The session ends when either connection is lost. If the publishing one still
+	// works, what it has in flight is confirmed before the session is replaced,
+	// instead of the whole window going out a second time.
+	raw := testAMQPURL(t)
+	b := connectTest(t, Options{URL: raw})
+	key := randomKey(t)
+	d := newObserver(t, raw).bind(t, key)
+	const n = 20000
+	ctx := testContext(t, 60*time.Second)
+	body := make([]byte, 2000)
+	inflight := -1
+	for i := range n {
+		copy(body, strconv.Itoa(i)+":")
+		if err := b.Publish(ctx, 0, int64(i), []byte(key), body); err != nil {
+			t.Fatal(err)
+		}
+		if i == n/2 {
+			b.mu.Lock()
+			s := b.sess
+			b.mu.Unlock()
+			if s == nil {
+				t.Fatal("no session mid-stream")
+			}
+			inflight = b.out.inflightLen()
+			_ = s.conn.Close()
+		}
+	}
+	if err := b.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]bool, n)
+	for len(seen) < n {
+		m := receive(t, d, 10*time.Second)
+		id, _, _ := bytes.Cut(m.Body, []byte(":"))
+		if seen[string(id)] {
+			t.Fatalf("dispatch %s delivered twice (%d in flight when the command connection closed)", id, inflight)
+		}
+		seen[string(id)] = true
+	}
+	select {
+	case m := <-d:
+		id, _, _ := bytes.Cut(m.Body, []byte(":"))
+		t.Fatalf("dispatch %s delivered twice (%d in flight when the command connection closed)", id, inflight)
+	case <-time.After(300 * time.Millisecond):
+	}
+	t.Logf("%d in flight when the command connection closed; none delivered twice", inflight)
+}

@@ -111,6 +111,7 @@ type Conn struct {
 	wrote atomic.Bool // something was written since the heartbeater last looked
 
 	reads   atomic.Uint64 // frames read: the heartbeater's sign of life
+	paused  atomic.Bool   // RabbitMQ blocks this connection (connection.blocked)
 	closing atomic.Bool   // we sent connection.close
 
 	cmu           sync.Mutex
@@ -365,6 +366,7 @@ func (c *Conn) serverClosed(m methodID, d *decoder) error {
 
 func (c *Conn) blocked(m methodID, d *decoder) {
 	active := m == mConnBlocked
+	c.paused.Store(active)
 	reason := ""
 	if active {
 		reason = d.shortStr()
@@ -455,8 +457,8 @@ func (c *Conn) Heartbeat() time.Duration { return c.heartbeat }
 // the publisher goroutine may call Publish and Flush. A write error sticks: the
 // connection is then lost, and every dispatch not confirmed must go out again.
 func (c *Conn) Publish(exchange, key string, p *Properties, body []byte) (uint64, error) {
-	if c.werr != nil {
-		return 0, c.werr
+	if err := c.unusable(); err != nil {
+		return 0, err
 	}
 	c.tag++
 	if len(body) <= flushAt {
@@ -484,8 +486,9 @@ func (c *Conn) Publish(exchange, key string, p *Properties, body []byte) (uint64
 
 // Flush writes the buffered publishes in one write.
 func (c *Conn) Flush() error {
-	if c.werr != nil {
-		return c.werr
+	if err := c.unusable(); err != nil {
+		c.wbuf = c.wbuf[:0]
+		return err
 	}
 	if len(c.wbuf) == 0 {
 		return nil
@@ -505,6 +508,21 @@ func (c *Conn) Flush() error {
 		return c.werr
 	}
 	return nil
+}
+
+// unusable is why nothing more may be written: a write failed, or the connection or
+// its channel ended (RabbitMQ closed the channel: writing on would only make it close
+// the connection too, as a protocol error).
+func (c *Conn) unusable() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
 }
 
 // Confirmed is signalled when TakeConfirms has something.
@@ -645,7 +663,10 @@ func (c *Conn) confirm(tag uint64, multiple, ack bool) {
 }
 
 // heartbeatLoop sends a heartbeat when nothing was written for half an interval and
-// declares the peer dead when no frame came for silentBeats intervals.
+// declares the peer dead when no frame came for silentBeats intervals. The silence check
+// comes first and the heartbeat is skipped while RabbitMQ blocks the connection: it then
+// reads nothing (its own heartbeat monitor pauses too), so the write could wait for
+// ever, and with it the check that notices a peer gone silent.
 func (c *Conn) heartbeatLoop() {
 	defer close(c.hbDone)
 	tick := time.NewTicker(c.heartbeat / 2)
@@ -657,21 +678,20 @@ func (c *Conn) heartbeatLoop() {
 			return
 		case <-tick.C:
 		}
-		if !c.wrote.Swap(false) && c.wmu.TryLock() { // a busy writer needs no heartbeat
-			_, err := c.sock.Write(heartbeatFrame)
-			c.wmu.Unlock()
-			if err != nil {
-				c.fail(fmt.Errorf("send heartbeat: %w", err))
-				c.Cut()
-				return
-			}
-		}
 		if r := c.reads.Load(); r != last {
 			last, silent = r, 0
+		} else if silent++; silent >= 2*silentBeats {
+			c.fail(fmt.Errorf("rabbitmq sent nothing for %v (%d heartbeat intervals): presumed dead", time.Duration(silent)*c.heartbeat/2, silentBeats))
+			c.Cut()
+			return
+		}
+		if c.wrote.Swap(false) || c.paused.Load() || !c.wmu.TryLock() { // a busy writer needs no heartbeat
 			continue
 		}
-		if silent++; silent >= 2*silentBeats {
-			c.fail(fmt.Errorf("rabbitmq sent nothing for %v (%d heartbeat intervals): presumed dead", time.Duration(silent)*c.heartbeat/2, silentBeats))
+		_, err := c.sock.Write(heartbeatFrame)
+		c.wmu.Unlock()
+		if err != nil {
+			c.fail(fmt.Errorf("send heartbeat: %w", err))
 			c.Cut()
 			return
 		}

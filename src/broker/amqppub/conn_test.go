@@ -1,6 +1,7 @@
 package amqppub
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -372,6 +373,15 @@ func TestServerClosesEndPublishingWithCodeAndText(t *testing.T) {
 			if !errors.As(c.Err(), &aerr) || aerr.Code != tt.code || aerr.Reason != tt.text || aerr.Channel != tt.channel {
 				t.Fatalf("Err = %#v", c.Err())
 			}
+			// Nothing more goes out (the fake server fails on any frame but
+			// connection.close): writing on a closed channel makes RabbitMQ close the
+			// whole connection as a protocol error.
+			if _, err := c.Publish("x", "k", &Properties{}, []byte("more")); !errors.Is(err, c.Err()) {
+				t.Fatalf("Publish after the close = %v, want %v", err, c.Err())
+			}
+			if err := c.Flush(); !errors.Is(err, c.Err()) {
+				t.Fatalf("Flush after the close = %v, want %v", err, c.Err())
+			}
 			if !<-replied {
 				t.Fatal("no close-ok")
 			}
@@ -551,5 +561,62 @@ func TestConnectionBlockedAndUnblockedReachOnBlocked(t *testing.T) {
 	}
 	if err := c.Err(); err != nil {
 		t.Fatalf("blocking ended the connection: %v", err)
+	}
+}
+
+func TestWhileBlockedNoHeartbeatIsSentAndASilentPeerIsStillFoundDead(t *testing.T) {
+	// Blocked, RabbitMQ reads nothing: a heartbeat write could wait for ever, and
+	// with it the check for a peer gone silent (a host that died while blocking).
+	sent := make(chan int, 1)
+	url := fakeServer(t, func(p *fakePeer) {
+		p.handshake(serverTune{channelMax: 2047, frameMax: 131072, heartbeat: 1})
+		p.sendMethod(0, mConnBlocked, func(b []byte) []byte { return appendShortStr(b, "low on memory") })
+		read := make(chan int, 1)
+		go func() {
+			n := 0
+			for {
+				f, err := p.fr.read()
+				if err != nil {
+					break
+				}
+				if f.typ == frameHeartbeat {
+					n++
+				}
+			}
+			read <- n
+		}()
+		for range 10 { // alive for ~3 s: heartbeats of our own, then silence
+			p.send(heartbeatFrame)
+			time.Sleep(300 * time.Millisecond)
+		}
+		sent <- <-read
+	})
+	c, _ := dialTest(t, url, Config{})
+	start := time.Now()
+	select {
+	case <-c.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("a peer silent while blocking was not declared dead")
+	}
+	if d := time.Since(start); d < 3*time.Second || d > 7*time.Second {
+		t.Fatalf("declared dead after %v: want ~2 intervals after its last heartbeat at ~3s", d)
+	}
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "presumed dead") {
+		t.Fatalf("Err = %v", err)
+	}
+	if n := <-sent; n != 0 {
+		t.Fatalf("%d heartbeats sent while blocked, want 0", n)
+	}
+}
+
+func TestAFrameSizeBeyondFrameMaxIsAnErrorOnEveryPlatform(t *testing.T) {
+	// 0xFFFFFFFF would wrap to -1 as a 32-bit int and pass a plain comparison.
+	for _, size := range []uint32{0xFFFFFFFF, 0x80000000, 131072} {
+		hdr := []byte{frameMethod, 0, 1}
+		hdr = binary.BigEndian.AppendUint32(hdr, size)
+		fr := &frameReader{r: bufio.NewReader(bytes.NewReader(hdr)), frameMax: 131072}
+		if _, err := fr.read(); err == nil || !strings.Contains(err.Error(), "exceeds frame_max") {
+			t.Fatalf("size %#x: err = %v, want exceeds frame_max", size, err)
+		}
 	}
 }

@@ -246,14 +246,16 @@ func (fr *frameReader) read() (frame, error) {
 	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
 		return frame{}, err
 	}
-	size := int(binary.BigEndian.Uint32(fr.hdr[3:]))
+	size32 := binary.BigEndian.Uint32(fr.hdr[3:])
 	limit := fr.frameMax
 	if limit == 0 {
 		limit = preTuneFrameMax
 	}
-	if size+frameOverhead > limit {
-		return frame{}, fmt.Errorf("frame of %d bytes exceeds frame_max %d", size+frameOverhead, limit)
+	// Compared in 64 bits: the peer's size must not wrap an int on 32-bit platforms.
+	if uint64(size32)+frameOverhead > uint64(limit) {
+		return frame{}, fmt.Errorf("frame of %d bytes exceeds frame_max %d", uint64(size32)+frameOverhead, limit)
 	}
+	size := int(size32)
 	if cap(fr.buf) < size+1 {
 		fr.buf = make([]byte, size+1)
 	}
