@@ -11,16 +11,44 @@ import (
 	"github.com/cordis-gateway/cordis/fakediscord"
 )
 
-// Issue 8 point 9: without Redis nothing can replay what RabbitMQ never
-// confirmed, so SIGTERM during a broker outage must not exit 0: the exit
-// status and the last log line say how many dispatches were lost.
-func TestFault_SIGTERMDuringABrokerOutageWithoutRedisExitsNonZero(t *testing.T) {
-	s := newDiscord(t, fakediscord.Options{})
+// Issue 8 point 9: what RabbitMQ never confirmed is lost unless a restart can
+// get Discord to replay it, so SIGTERM during a broker outage must not exit 0
+// when nothing can: without Redis no session survives, and with Redis a
+// session the shard gave up before (op 9 not resumable) is resumed by no
+// restart. The exit status and the last log line say how many were lost.
+func TestFault_SIGTERMDuringABrokerOutageExitsNonZeroWhenNothingCanReplay(t *testing.T) {
+	tests := []struct {
+		name   string
+		redis  bool
+		giveUp bool     // op 9 (not resumable) after the outage began
+		says   []string // in the error of the last log line
+	}{
+		{"without Redis", false, false, []string{"CORDIS_REDIS_URL"}},
+		{"with Redis, session given up", true, true, []string{"given up", "no restart resumes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sigtermDuringOutage(t, tt.redis, tt.giveUp, tt.says)
+		})
+	}
+}
+
+func sigtermDuringOutage(t *testing.T, withRedis, giveUp bool, says []string) {
+	bot := newTestBot()
+	rURL := ""
+	if withRedis {
+		redisClient(t, bot) // deletes the bot's keys afterwards
+		rURL = redisURL(t, "")
+	}
+	env := botEnv(bot, rURL, nil)
+	s := newBotDiscord(t, bot, fakediscord.Options{})
 	ev := eventName("ISSUE8_LOST_ON_SIGTERM")
 	c := s.consumer(ev)
 	proxy := newFaultProxy(t, amqpHost(t))
 	addr := freeAddr(t)
-	g := s.start(map[string]string{"CORDIS_AMQP_HOST": amqpVia(t, proxy.addr()), "CORDIS_METRICS_ADDR": addr})
+	env["CORDIS_AMQP_HOST"] = amqpVia(t, proxy.addr())
+	env["CORDIS_METRICS_ADDR"] = addr
+	g := s.start(env)
 	s.waitSessions(0)
 	c.expectBodies(20*time.Second, [][]byte{s.dispatch(0, ev, fakediscord.SampleMessageCreate())})
 	// A consumer can see a dispatch before its confirm reaches the gateway:
@@ -54,6 +82,11 @@ func TestFault_SIGTERMDuringABrokerOutageWithoutRedisExitsNonZero(t *testing.T) 
 		require.True(t, time.Now().Before(deadline), "the gateway never received the %d dispatches", stuck)
 		time.Sleep(50 * time.Millisecond)
 	}
+	if giveUp {
+		old := s.currentConn(0)
+		require.NoError(t, s.discord.InvalidSession(0, false))
+		s.waitIdentify(0, old.ID, 20*time.Second) // the unconfirmed ones are of the old session
+	}
 
 	g.signal(syscall.SIGTERM)
 	code, err := g.wait(12 * time.Second)
@@ -63,5 +96,7 @@ func TestFault_SIGTERMDuringABrokerOutageWithoutRedisExitsNonZero(t *testing.T) 
 	assert.Equal(t, "ERROR", rec["level"])
 	msg, _ := rec["error"].(string)
 	assert.Contains(t, msg, "shutdown lost "+itoa(stuck)+" dispatches")
-	assert.Contains(t, msg, "CORDIS_REDIS_URL")
+	for _, want := range says {
+		assert.Contains(t, msg, want)
+	}
 }

@@ -280,6 +280,13 @@ func (b *Broker) drain(ctx context.Context) error {
 	return b.out.waitEmpty(ctx)
 }
 
+// EachUnconfirmed calls f with the shard and ref of every dispatch not confirmed yet
+// (queued or in flight), in no particular order: after Close, what the shutdown left
+// behind. f must not call back into the broker.
+func (b *Broker) EachUnconfirmed(f func(shard int, ref int64)) {
+	b.out.each(func(e *entry) { f(e.shard, e.ref) })
+}
+
 // Close drains (see Drain) until ctx ends, then closes the connection. If dispatches
 // were still unconfirmed, the error is an *UnconfirmedError saying how many. Later calls
 // return the same.

@@ -346,6 +346,20 @@ func (o *outbox) stats() (msgs, bytes int) {
 	return o.pending.len() + o.inflight.len() - o.holes, o.bodies
 }
 
+// each calls f for every dispatch not confirmed yet, pending and in flight (not holes).
+func (o *outbox) each(f func(e *entry)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := range o.pending.len() {
+		f(o.pending.at(i))
+	}
+	for i := range o.inflight.len() {
+		if e := o.inflight.at(i); !e.hole {
+			f(e)
+		}
+	}
+}
+
 // inflightLen is how many dispatches are published and not yet confirmed.
 func (o *outbox) inflightLen() int {
 	o.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -605,5 +606,25 @@ func TestBufferedCountsWhatTheOutboxHolds(t *testing.T) {
 			}
 			runtime.KeepAlive(o)
 		})
+	}
+}
+
+func TestEachVisitsEveryUnconfirmedDispatchButNotHoles(t *testing.T) {
+	o := newOutbox(1 << 20)
+	for i := range 4 {
+		if err := o.add(context.Background(), i, int64(100+i), []byte("K"), []byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendAll(o, 0)
+	confirmOne(o, 2, true) // a hole behind tag 1
+	if err := o.add(context.Background(), 4, 104, []byte("K"), []byte{'y'}); err != nil {
+		t.Fatal(err)
+	}
+	var refs []int64
+	o.each(func(e *entry) { refs = append(refs, e.ref) })
+	slices.Sort(refs)
+	if !equal(refs, []int64{100, 102, 103, 104}) {
+		t.Fatalf("each visited %v", refs)
 	}
 }

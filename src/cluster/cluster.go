@@ -73,6 +73,15 @@ func (c *Cluster) Confirmed(shardID int, ref int64) {
 	}
 }
 
+// Replayable reports whether the dispatch shardID published with ref could be
+// replayed by a restart (see shard.Shard.Replayable); false for other shard ids.
+func (c *Cluster) Replayable(shardID int, ref int64) bool {
+	if i := shardID - c.first; i >= 0 && i < len(c.shards) {
+		return c.shards[i].Replayable(ref)
+	}
+	return false
+}
+
 // Run runs every shard and routes commands until ctx ends (nil) or a shard
 // stops fatally (its *shard.FatalError, after the others were closed).
 func (c *Cluster) Run(ctx context.Context, commands <-chan broker.Command) error {

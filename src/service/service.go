@@ -191,7 +191,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 	if runErr != nil {
 		return runErr
 	}
-	return lostOnShutdown(closeErr, rdb != nil, saveErr)
+	givenUp := 0
+	b.EachUnconfirmed(func(shardID int, ref int64) {
+		if !cl.Replayable(shardID, ref) {
+			givenUp++
+		}
+	})
+	return lostOnShutdown(closeErr, rdb != nil, saveErr, givenUp)
 }
 
 // ExitLost is the exit status of a shutdown that left dispatches
@@ -202,8 +208,10 @@ const ExitLost = 3
 // exit status, unless a restart can still get them back: with Redis the
 // stored seq is the last confirmed one, so the next start resumes from there
 // and Discord replays the rest. Without Redis (or when saving the sessions
-// failed) they are gone, and a clean exit status would hide it.
-func lostOnShutdown(closeErr error, redisSessions bool, saveErr error) error {
+// failed) they are gone, and a clean exit status would hide it; so are the
+// givenUp ones of sessions the shards had given up before (op 9, a failed
+// resume), which no restart resumes.
+func lostOnShutdown(closeErr error, redisSessions bool, saveErr error, givenUp int) error {
 	var unconfirmed *broker.UnconfirmedError
 	if !errors.As(closeErr, &unconfirmed) {
 		return nil
@@ -214,6 +222,10 @@ func lostOnShutdown(closeErr error, redisSessions bool, saveErr error) error {
 		why = "without CORDIS_REDIS_URL no session survives to replay them"
 	case saveErr != nil:
 		why = "the sessions that could replay them were not saved to Redis"
+	case givenUp > 0:
+		return &ExitError{Code: ExitLost, Err: fmt.Errorf("shutdown lost %d dispatches RabbitMQ never confirmed (of %d unconfirmed, %d bytes): "+
+			"they belong to sessions given up before the shutdown (invalid session, failed resume), which no restart resumes",
+			givenUp, unconfirmed.Messages, unconfirmed.Bytes)}
 	default:
 		return nil // the restart resumes from the last confirmed seq
 	}

@@ -19,18 +19,21 @@ func TestShutdownExitStatusTellsWhenDispatchesAreLost(t *testing.T) {
 		closeErr error
 		redis    bool
 		saveErr  error
+		givenUp  int // unconfirmed dispatches of sessions given up before
 		want     int // 0: no error
+		says     string
 	}{
-		{"all confirmed, no redis", nil, false, nil, 0},
-		{"all confirmed, redis", nil, true, nil, 0},
-		{"unconfirmed, no redis: lost", unconfirmed, false, nil, ExitLost},
-		{"unconfirmed, redis saved: replayed after a restart", unconfirmed, true, nil, 0},
-		{"unconfirmed, redis save failed: lost", unconfirmed, true, errors.New("redis down"), ExitLost},
-		{"another close error is not a loss", errors.New("socket closed"), false, nil, 0},
+		{"all confirmed, no redis", nil, false, nil, 0, 0, ""},
+		{"all confirmed, redis", nil, true, nil, 0, 0, ""},
+		{"unconfirmed, no redis: lost", unconfirmed, false, nil, 0, ExitLost, "20000 dispatches"},
+		{"unconfirmed, redis saved: replayed after a restart", unconfirmed, true, nil, 0, 0, ""},
+		{"unconfirmed, redis save failed: lost", unconfirmed, true, errors.New("redis down"), 0, ExitLost, "20000 dispatches"},
+		{"unconfirmed, redis saved, some of a session given up: those lost", unconfirmed, true, nil, 7, ExitLost, "lost 7 dispatches"},
+		{"another close error is not a loss", errors.New("socket closed"), false, nil, 0, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := lostOnShutdown(tt.closeErr, tt.redis, tt.saveErr)
+			err := lostOnShutdown(tt.closeErr, tt.redis, tt.saveErr, tt.givenUp)
 			if tt.want == 0 {
 				assert.NoError(t, err)
 				return
@@ -38,7 +41,7 @@ func TestShutdownExitStatusTellsWhenDispatchesAreLost(t *testing.T) {
 			var ee *ExitError
 			if assert.ErrorAs(t, err, &ee) {
 				assert.Equal(t, tt.want, ee.Code)
-				assert.Contains(t, ee.Error(), "20000 dispatches")
+				assert.Contains(t, ee.Error(), tt.says)
 			}
 		})
 	}

@@ -47,6 +47,13 @@ func (w *confirmWindow) start(mark int64) {
 	w.seqs, w.done, w.head = w.seqs[:0], w.done[:0], 0
 }
 
+// current reports whether ref was handed over in the current generation.
+func (w *confirmWindow) current(ref int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return ref >= 0 && ref>>refSeqBits == w.gen
+}
+
 // settled returns the current mark.
 func (w *confirmWindow) settled() int64 {
 	w.mu.Lock()

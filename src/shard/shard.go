@@ -329,6 +329,21 @@ func (s *Shard) Confirmed(ref int64) {
 	s.confirms.settle(ref, s.storeSeq)
 }
 
+// Replayable reports whether a restart can get the dispatch published with ref back
+// from Discord, were it lost: it belongs to the session this shard keeps (and stores
+// with its confirmed seq, from which a resume replays), not to one given up before
+// (op 9, a failed resume). A ref of -1 (untracked: a replayed repeat) counts as
+// replayable, since its first copy is tracked. Safe for concurrent use.
+func (s *Shard) Replayable(ref int64) bool {
+	if ref < 0 {
+		return true
+	}
+	s.mu.Lock()
+	kept := s.session.ID != ""
+	s.mu.Unlock()
+	return kept && s.confirms.current(ref)
+}
+
 // gatewayURL builds the connection URL, keeping v, encoding and compress on
 // resume_gateway_url too (DESIGN.md §4).
 func (s *Shard) gatewayURL(resume bool) (string, error) {

@@ -491,3 +491,33 @@ func TestADispatchThePublisherRefusedIsResumedAndThenStored(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, int64(2), sess.Seq, "the replayed dispatch, confirmed, moves the stored seq")
 }
+
+func TestUnconfirmedDispatchesOfAGivenUpSessionAreNotReplayable(t *testing.T) {
+	// A shutdown judges what it leaves unconfirmed by this: a restart resumes the kept
+	// session from its confirmed seq, but nothing resumes a session given up before.
+	stub := newDiscordStub(t)
+	fake := clock.NewFake(time.Unix(0, 0))
+	s, pub, _ := startShard(t, stub, fake, func(c *Config) { c.Sessions = state.NewMemorySessions() })
+	pub.holdConfirms = true
+	c := stub.next()
+	c.hello(45000)
+	c.expect(2)
+	c.ready(stub, "sess-a")
+	pub.next(t) // READY
+	c.sendRaw([]byte(`{"op":0,"s":2,"t":"MESSAGE_CREATE","d":{}}`))
+	old := pub.next(t)
+	assert.True(t, s.Replayable(old.ref), "unconfirmed, of the session a restart resumes")
+	assert.True(t, s.Replayable(-1), "untracked repeats: their first copy is what counts")
+
+	c.send(map[string]any{"op": 9, "d": false})
+	waitUntil(t, func() bool { return !s.Replayable(old.ref) })
+
+	afterBackoff(t, fake, 3*time.Second)
+	r := stub.next()
+	r.hello(45000)
+	r.expect(2)
+	r.ready(stub, "sess-b")
+	fresh := pub.next(t)
+	assert.True(t, s.Replayable(fresh.ref), "the new session's dispatch")
+	assert.False(t, s.Replayable(old.ref), "the given-up session's dispatch, after a new session too")
+}
