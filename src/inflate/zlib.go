@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/cordis-gateway/cordis/src/freelist"
 )
 
 const (
@@ -129,7 +130,7 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 		z.out = nil
 	}
 	if z.out == nil {
-		z.outp, _ = outPool.Get().(*[]byte)
+		z.outp = outPool.Get()
 		if z.outp == nil {
 			b := make([]byte, outInitial)
 			z.outp = &b
@@ -227,12 +228,14 @@ func (z *zlibStream) makeRoom(start int) int {
 }
 
 // outPool holds the usual output buffers of all connections between
-// payloads: 1,000 idle shards would otherwise hold 1,000 of them. It is the
-// package's one shared state, safe for concurrent use like sync.Pool.
-var outPool sync.Pool
+// payloads: 1,000 idle shards would otherwise hold 1,000 of them, and a
+// sync.Pool would keep all that a burst had in use at once until two GCs
+// ran. It is the package's one shared state, safe for concurrent use.
+var outPool = freelist.New[[]byte](freelist.PerCPU())
 
 // putOut gives the pooled buffer back, if out still came from the pool (a
-// buffer grown by a large payload is left to the GC).
+// buffer grown by a large payload is left to the GC, and so is one the
+// full pool does not keep).
 func (z *zlibStream) putOut() {
 	if z.outp != nil {
 		outPool.Put(z.outp)
