@@ -130,12 +130,8 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 		z.out = nil
 	}
 	if z.out == nil {
-		z.outp = outPool.Get()
-		if z.outp == nil {
-			b := make([]byte, outInitial)
-			z.outp = &b
-		}
-		z.out = *z.outp
+		z.outp = takeOut()
+		z.out = (*z.outp)[:cap(*z.outp)]
 	}
 	z.end = 0
 	start := 0
@@ -232,6 +228,15 @@ func (z *zlibStream) makeRoom(start int) int {
 // sync.Pool would keep all that a burst had in use at once until two GCs
 // ran. It is the package's one shared state, safe for concurrent use.
 var outPool = freelist.New[[]byte](freelist.PerCPU())
+
+// takeOut takes a usual output buffer from outPool, or makes one.
+func takeOut() *[]byte {
+	if p := outPool.Get(); p != nil {
+		return p
+	}
+	b := make([]byte, 0, outInitial)
+	return &b
+}
 
 // putOut gives the pooled buffer back, if out still came from the pool (a
 // buffer grown by a large payload is left to the GC, and so is one the
