@@ -55,6 +55,15 @@ func Idle(prev, u Usage, headroom int64) bool {
 	return u.GCs == prev.GCs && int64(u.Objects)+int64(u.Free)-int64(u.Live) > headroom
 }
 
+// Grown reports whether the live heap of the last GC is more than headroom above base,
+// the live heap when the process was last quiet. A GC that ran during a burst (hundreds
+// of shards each holding a buffer while a large dispatch passes) found the burst's
+// buffers live; once they are let go they are garbage no metric shows (Idle sees none),
+// and an idle gateway would keep them until the runtime's 2-minute GC. Only a GC can tell.
+func Grown(base uint64, u Usage, headroom int64) bool {
+	return int64(u.Live)-int64(base) > headroom
+}
+
 // Limit is the memory limit for u with headroom: what the runtime counts against a limit
 // (everything mapped and not released), with the heap objects replaced by the live heap
 // (the garbage among them is what the GC may collect), plus headroom.
@@ -97,14 +106,15 @@ func Samples() []metrics.Sample {
 const freeEvery = 10
 
 // Run keeps the process's soft memory limit at Limit(Read(), headroom), every Every, until
-// ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle holds, it
-// calls free. read, set and free are injectable for tests (Read, debug.SetMemoryLimit and
-// debug.FreeOSMemory in production).
+// ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle or Grown
+// holds, it calls free. read, set and free are injectable for tests (Read,
+// debug.SetMemoryLimit and debug.FreeOSMemory in production).
 func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage, set func(int64) int64, free func()) {
 	defer set(math.MaxInt64)
 	u := read()
 	set(Limit(u, headroom))
 	since, quiet := u, 0 // the sample quiet ticks ago, with no GC since
+	base := u.Live       // the live heap when last quiet (see Grown)
 	t := clk.NewTimer(Every)
 	defer t.Stop()
 	for {
@@ -115,12 +125,14 @@ func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage
 		}
 		u = read()
 		set(Limit(u, headroom))
+		base = min(base, u.Live)
 		if u.GCs != since.GCs {
 			since, quiet = u, 0
 		} else if quiet++; quiet >= freeEvery {
-			if Idle(since, u, headroom) {
+			if Idle(since, u, headroom) || Grown(base, u, headroom) {
 				free()
 				u = read()
+				base = u.Live // what is still live is the new normal
 			}
 			since, quiet = u, 0
 		}
