@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/cordis-gateway/cordis/src/freelist"
 )
 
 // zstdStream is Discord's zstd-stream: one zstd frame for the whole
@@ -52,9 +54,12 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 		z.releaseOut() // grown by a large payload: let it go
 	}
 	if z.out == nil {
-		// Between payloads the output buffer is outPool's (see Release).
-		z.outp = takeOut()
-		z.out = *z.outp
+		// Between payloads the output buffer is zstdOutPool's (see
+		// Release). With none there (a burst holds them all) outSink
+		// grows one to the payload's size.
+		if z.outp = zstdOutPool.Get(); z.outp != nil {
+			z.out = *z.outp
+		}
 	}
 	z.out, z.size = z.out[:0], 0
 	select {
@@ -74,18 +79,26 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 	return z.out, true, nil
 }
 
-// Release hands the output buffer back to outPool (one grown by a large
-// payload to the GC): an idle connection holds none. The decoder goroutine
-// only writes out between Push's send and its reply.
+// Release hands the output buffer back to zstdOutPool (one grown past
+// outInitial by a large payload to the GC): an idle connection holds none.
+// The decoder goroutine only writes out between Push's send and its reply.
 func (z *zstdStream) Release() { z.releaseOut() }
 
 func (z *zstdStream) releaseOut() {
-	if z.outp != nil {
-		outPool.Put(z.outp)
-		z.outp = nil
+	if c := cap(z.out); c > 0 && c <= outInitial {
+		if z.outp == nil {
+			z.outp = new([]byte)
+		}
+		*z.outp = z.out[:0]
+		zstdOutPool.Put(z.outp)
 	}
-	z.out = nil
+	z.out, z.outp = nil, nil
 }
+
+// zstdOutPool holds zstd-stream output buffers of at most outInitial between
+// payloads, as outPool does for zlib-stream; unlike zlib's, they are sized
+// by the payloads that grew them (zstd needs no minimum room).
+var zstdOutPool = freelist.New[[]byte](freelist.PerCPU())
 
 func (z *zstdStream) Close() error {
 	select {
@@ -158,7 +171,8 @@ func (s outSink) Write(p []byte) (int, error) {
 		copy(grown, z.out)
 		z.out = grown
 		if z.outp != nil { // the pooled buffer is free again
-			outPool.Put(z.outp)
+			*z.outp = (*z.outp)[:0]
+			zstdOutPool.Put(z.outp)
 			z.outp = nil
 		}
 	}
