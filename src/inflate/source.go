@@ -56,7 +56,10 @@ func (s *msgSource) ReadByte() (byte, error) {
 		if s.phase == 0 {
 			s.data, s.phase = emptyStoredBlock, 1
 		} else {
-			s.data, s.phase = windowBlocks(s.hist), 2
+			s.data, s.phase = fullWindowBlocks, 2
+			if s.hist < windowSize { // early in the stream: rarer still
+				s.data = windowBlocks(s.hist)
+			}
 		}
 		s.pos = 0
 	}
@@ -87,7 +90,8 @@ var emptyStoredBlock = []byte{0x00, 0x00, 0x00, 0xff, 0xff}
 // first), then an empty final stored block, which ends flate's stream with
 // io.EOF. With n == 0 only the final block.
 func windowBlocks(n int) []byte {
-	var w bitWriter
+	// 26 bits per copy, the block headers and the stored block's 4 bytes.
+	w := bitWriter{buf: make([]byte, 0, (n/258+1)*26/8+16)}
 	if n > 0 {
 		w.bits(0, 1) // not final
 		w.bits(1, 2) // fixed Huffman codes
@@ -104,6 +108,10 @@ func windowBlocks(n int) []byte {
 	w.flush()    // to a byte boundary
 	return append(w.buf, 0x00, 0x00, 0xff, 0xff)
 }
+
+// fullWindowBlocks are the window blocks once flate's window is full, as it
+// is for all but a connection's first 32 KiB of output: made once.
+var fullWindowBlocks = windowBlocks(windowSize)
 
 // distCode is deflate's distance code for distance d (1..32768), with its
 // extra bit count and base distance (RFC 1951 3.2.5).

@@ -171,7 +171,9 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 // window is copied into a buffer of its own, dropped once flate took it.
 func (z *zlibStream) restart(n int, err error) error {
 	want := z.src.hist
-	window := make([]byte, 0, want+readRoom)
+	// The window blocks emit want bytes rounded up to whole 258-byte
+	// copies: room for that, and for the final Read's io.EOF.
+	window := make([]byte, 0, want+258)
 	window = append(window, z.out[z.end:z.end+n]...)
 	for err == nil {
 		n, err = z.fr.Read(window[len(window):cap(window)])
