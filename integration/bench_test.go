@@ -307,7 +307,7 @@ func TestMemoryPerShard(t *testing.T) {
 // the gateway cannot release between payloads.
 var memBound = map[string]float64{
 	"zlib-stream": 128,
-	"zstd-stream": 208,
+	"zstd-stream": 224,
 }
 
 const memBoundShards = 1000

@@ -12,6 +12,7 @@ package memlimit
 import (
 	"context"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -108,7 +109,7 @@ const freeEvery = 10
 // Run keeps the process's soft memory limit at Limit(Read(), headroom), every Every, until
 // ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle or Grown
 // holds, it calls free. read, set and free are injectable for tests (Read,
-// debug.SetMemoryLimit and debug.FreeOSMemory in production).
+// debug.SetMemoryLimit and release in production).
 func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage, set func(int64) int64, free func()) {
 	defer set(math.MaxInt64)
 	u := read()
@@ -147,6 +148,15 @@ func Start(ctx context.Context, lookupEnv func(string) (string, bool), bufferBou
 		return false
 	}
 	samples := Samples()
-	go Run(ctx, clock.Real(), Headroom(bufferBound), func() Usage { return Read(samples) }, debug.SetMemoryLimit, debug.FreeOSMemory)
+	go Run(ctx, clock.Real(), Headroom(bufferBound), func() Usage { return Read(samples) }, debug.SetMemoryLimit, release)
 	return true
+}
+
+// release collects the garbage and hands free memory back to the OS. It runs two GCs:
+// what a burst left in sync.Pools (the broker's body buffers: as many as were in flight)
+// survives the first in the pools' victim caches, and an idle process may run no other
+// GC for minutes.
+func release() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
