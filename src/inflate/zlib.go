@@ -182,7 +182,7 @@ func (z *zlibStream) restart(n int, err error) error {
 			return errors.New("window blocks emitted too much")
 		}
 	}
-	if err != io.EOF {
+	if !errors.Is(err, io.EOF) {
 		return err
 	}
 	if len(window) < want {
