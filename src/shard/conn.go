@@ -35,14 +35,14 @@ const maxMessageSize = 1 << 30
 const retainBuffer = 32 << 10
 
 // Buffer sizes of a connection. The read buffer is the one the websocket
-// library keeps per connection for its whole life: 4 KiB takes the usual
-// compressed message (a few hundred bytes) in one read, and a larger one is
-// read straight into the message buffer (bufio reads large reads directly).
-// The write buffer and the message buffer are only held while in use: a
-// connection writes a few heartbeats a minute, and waits for its next
-// message most of the time, so 1,000 shards share a handful of each.
+// library keeps per connection for its whole life: under load one read(2)
+// fills it with many compressed messages (a few hundred bytes each), so a
+// smaller one would cost read syscalls per event. The write buffer and the
+// message buffer are only held while in use: a connection writes a few
+// heartbeats a minute, and waits for its next message most of the time, so
+// 1,000 shards share a handful of each.
 const (
-	readBufferSize  = 4 << 10
+	readBufferSize  = 8 << 10
 	writeBufferSize = 4 << 10
 	msgBufferSize   = 8 << 10
 )
