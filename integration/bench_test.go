@@ -367,6 +367,14 @@ func memoryPerShard(t *testing.T, bin string, n int, comp string) {
 	t.Logf("%s after load, %d shards: %s; CPU while idle: %.2f cores", comp, n, loaded, loadedCPU)
 	t.Logf("%s after load: RSS/shard %.1f KiB; above the 1-shard baseline: %.1f KiB/shard; peak (VmHWM)/shard %.1f KiB",
 		comp, kib(loaded.rss)/float64(n), perShard(loaded.rss, baseMem.rss, n), kib(loaded.hwm)/float64(n))
+	// The bound is on the quiet state after traffic: a burst's memory goes back to the OS
+	// once the gateway has been quiet for a second (src/memlimit), which the first settle
+	// may have just missed. Over the bound, it settles once more before the verdict.
+	if bound := memBound[comp]; n >= memBoundShards && kib(loaded.rss)/float64(n) > bound {
+		run.settle(t)
+		loaded = run.read(t)
+		t.Logf("%s after load, settled again: RSS/shard %.1f KiB (%s)", comp, kib(loaded.rss)/float64(n), loaded)
+	}
 	run.stop()
 	if got := kib(loaded.rss) / float64(n); n < memBoundShards {
 		t.Logf("%s: %d shards, fewer than the %d the %.0f KiB bound is for: not checked", comp, n, memBoundShards, memBound[comp])

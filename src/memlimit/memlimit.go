@@ -102,13 +102,18 @@ func Samples() []metrics.Sample {
 	return s
 }
 
+// idleSlack is the most garbage and unreleased free heap a quiet process keeps (when the
+// headroom is larger): giving it back costs one collection in a quiet second, while what
+// a busy process may hold above its live heap is the headroom, which a full buffer needs.
+const idleSlack = 4 << 20
+
 // freeEvery is how many Every ticks with no GC make an idle process give its garbage
 // back (free): a second, so a busy gateway, whose own GCs do it, is never disturbed.
 const freeEvery = 10
 
 // Run keeps the process's soft memory limit at Limit(Read(), headroom), every Every, until
-// ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle or Grown
-// holds, it calls free. read, set and free are injectable for tests (Read,
+// ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle (with at
+// most idleSlack) or Grown holds, it calls free. read, set and free are injectable for tests (Read,
 // debug.SetMemoryLimit and release in production).
 func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage, set func(int64) int64, free func()) {
 	defer set(math.MaxInt64)
@@ -130,7 +135,7 @@ func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage
 		if u.GCs != since.GCs {
 			since, quiet = u, 0
 		} else if quiet++; quiet >= freeEvery {
-			if Idle(since, u, headroom) || Grown(base, u, headroom) {
+			if Idle(since, u, min(headroom, idleSlack)) || Grown(base, u, headroom) {
 				free()
 				u = read()
 				base = u.Live // what is still live is the new normal
