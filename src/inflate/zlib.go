@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/cordis-gateway/cordis/src/freelist"
 )
 
 const (
@@ -19,7 +20,7 @@ const (
 	readRoom = windowSize + 1
 	// outInitial is the usual output buffer: payloads up to ~220 KiB
 	// inflate into it without growing it. It only holds the payload being
-	// inflated; the history flate may need lives in hist. Between payloads
+	// inflated; the history lives in flate's window only. Between payloads
 	// (Release) it goes back to outPool, shared by all connections, so an
 	// idle connection holds none.
 	outInitial = 256 << 10
@@ -52,15 +53,9 @@ type zlibStream struct {
 	pending     []byte // a payload's messages until its sync flush arrives
 	// out holds the payload being inflated, out[start:end]: from outPool,
 	// or grown for a large payload.
-	out  []byte
-	outp *[]byte // out's pool handle while out is outPool's buffer
-	end  int
-	// hist is the last window of output, a ring (histPos is where the
-	// next byte goes): all the history flate can refer to, needed to restart
-	// it after the boundary case described in inflate. flate keeps its own
-	// copy, which it does not expose.
-	hist     []byte
-	histPos  int
+	out      []byte
+	outp     *[]byte // out's pool handle while out is outPool's buffer
+	end      int
 	begun    bool // zlib header consumed
 	restarts int  // boundary restarts (see inflate); tests check the path runs
 	max      int  // inflated payload bound (MaxPayload; tests lower it)
@@ -135,15 +130,8 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 		z.out = nil
 	}
 	if z.out == nil {
-		z.outp, _ = outPool.Get().(*[]byte)
-		if z.outp == nil {
-			b := make([]byte, outInitial)
-			z.outp = &b
-		}
-		z.out = *z.outp
-	}
-	if z.hist == nil {
-		z.hist = make([]byte, windowSize)
+		z.outp = takeOut()
+		z.out = (*z.outp)[:cap(*z.outp)]
 	}
 	z.end = 0
 	start := 0
@@ -152,31 +140,60 @@ func (z *zlibStream) inflate(data []byte) (payload []byte, size int64, err error
 			start = z.makeRoom(start)
 		}
 		n, err := z.fr.Read(z.out[z.end:cap(z.out)])
-		z.remember(z.out[z.end : z.end+n])
-		z.end += n
-		size += int64(n)
-		if size > int64(z.max) {
-			start = z.end // drop what we have: hist keeps the window
-		}
-		if err == nil {
-			continue
-		}
-		// flate asks for more input after an empty stored block whose flush
-		// had nothing left to hand out (the window had just been flushed
-		// full). The last bytes came through Read, i.e. a stored block: the
-		// stream is at a byte-aligned block boundary with all output out,
-		// so restarting flate with the last window of output as its
-		// dictionary continues it exactly.
-		if errors.Is(err, io.ErrUnexpectedEOF) && z.src.drained() && z.src.endedByRead {
-			if rerr := z.fr.Reset(&z.src, z.window()); rerr != nil {
-				return nil, size, fmt.Errorf("inflate zlib-stream: restart: %w", rerr)
+		if z.src.emitting() {
+			// flate asked for more input after an empty stored block whose
+			// flush had nothing left to hand out (the window had just been
+			// flushed full, or the payload was empty): the stream is at a
+			// byte-aligned block boundary with all output out, and the
+			// source made flate emit its window (msgSource). Restarting
+			// flate with it as the dictionary continues the stream exactly.
+			if err := z.restart(n, err); err != nil {
+				return nil, size, fmt.Errorf("inflate zlib-stream: restart: %w", err)
 			}
-			z.restarts++
 			break
 		}
-		return nil, size, fmt.Errorf("inflate zlib-stream: %w", err)
+		z.end += n
+		size += int64(n)
+		z.src.hist = min(z.src.hist+n, windowSize)
+		if size > int64(z.max) {
+			start = z.end // drop what we have: flate keeps the window
+		}
+		if err != nil {
+			return nil, size, fmt.Errorf("inflate zlib-stream: %w", err)
+		}
 	}
 	return z.out[start:z.end:z.end], size, nil
+}
+
+// restart reads the window flate is emitting (n bytes of it are already
+// past end in out, with err) and restarts flate with it. Rare: a payload
+// ending exactly on a multiple of the window, or an empty one; so the
+// window is copied into a buffer of its own, dropped once flate took it.
+func (z *zlibStream) restart(n int, err error) error {
+	want := z.src.hist
+	// The window blocks emit want bytes rounded up to whole 258-byte
+	// copies: room for that, and for the final Read's io.EOF.
+	window := make([]byte, 0, want+258)
+	window = append(window, z.out[z.end:z.end+n]...)
+	for err == nil {
+		n, err = z.fr.Read(window[len(window):cap(window)])
+		window = window[:len(window)+n]
+		if len(window) == cap(window) && err == nil {
+			return errors.New("window blocks emitted too much")
+		}
+	}
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	if len(window) < want {
+		return fmt.Errorf("window blocks emitted %d bytes, want %d", len(window), want)
+	}
+	z.src.set(nil)
+	if err := z.fr.Reset(&z.src, window[:want]); err != nil {
+		return err
+	}
+	z.restarts++
+	return nil
 }
 
 // maxOut is the most output buffer a payload may need: the bound and room
@@ -208,33 +225,24 @@ func (z *zlibStream) makeRoom(start int) int {
 	return 0
 }
 
-// remember appends p to the history ring.
-func (z *zlibStream) remember(p []byte) {
-	if len(p) >= windowSize {
-		copy(z.hist, p[len(p)-windowSize:])
-		z.histPos = 0
-		return
-	}
-	n := copy(z.hist[z.histPos:], p)
-	copy(z.hist, p[n:])
-	z.histPos = (z.histPos + len(p)) % windowSize
-}
-
-// window returns the last window of output, oldest byte first (a copy:
-// only for the rare restart, which copies it into flate's own window).
-func (z *zlibStream) window() []byte {
-	w := make([]byte, 0, windowSize)
-	w = append(w, z.hist[z.histPos:]...)
-	return append(w, z.hist[:z.histPos]...)
-}
-
 // outPool holds the usual output buffers of all connections between
-// payloads: 1,000 idle shards would otherwise hold 1,000 of them. It is the
-// package's one shared state, safe for concurrent use like sync.Pool.
-var outPool sync.Pool
+// payloads: 1,000 idle shards would otherwise hold 1,000 of them, and a
+// sync.Pool would keep all that a burst had in use at once until two GCs
+// ran. It is the package's one shared state, safe for concurrent use.
+var outPool = freelist.New[[]byte](freelist.PerCPU())
+
+// takeOut takes a usual output buffer from outPool, or makes one.
+func takeOut() *[]byte {
+	if p := outPool.Get(); p != nil {
+		return p
+	}
+	b := make([]byte, 0, outInitial)
+	return &b
+}
 
 // putOut gives the pooled buffer back, if out still came from the pool (a
-// buffer grown by a large payload is left to the GC).
+// buffer grown by a large payload is left to the GC, and so is one the
+// full pool does not keep).
 func (z *zlibStream) putOut() {
 	if z.outp != nil {
 		outPool.Put(z.outp)
@@ -262,7 +270,7 @@ func checkZlibHeader(data []byte) error {
 
 // Release hands the output buffer back to outPool (one grown by a large
 // payload to the GC), drops a split payload's pending bytes if they grew,
-// and the reference to the last message. Only hist and flate's state stay.
+// and the reference to the last message. Only flate's state stays.
 func (z *zlibStream) Release() {
 	z.src.set(nil)
 	z.putOut()
@@ -275,6 +283,6 @@ func (z *zlibStream) Release() {
 func (z *zlibStream) Close() error {
 	z.err = errors.New("inflate zlib-stream: closed")
 	z.putOut()
-	z.fr, z.out, z.pending, z.hist = nil, nil, nil, nil
+	z.fr, z.out, z.pending = nil, nil, nil
 	return nil
 }

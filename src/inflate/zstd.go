@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/cordis-gateway/cordis/src/freelist"
 )
 
 // zstdStream is Discord's zstd-stream: one zstd frame for the whole
@@ -25,6 +27,7 @@ type zstdStream struct {
 	quit chan struct{} // closed by Close
 	exit chan struct{} // closed when the goroutine has returned
 	out  []byte        // written by the goroutine between in and done only
+	outp *[]byte       // out's outPool handle while out is outPool's buffer (as out)
 	size int64         // inflated size of the current payload (goroutine, as out)
 	max  int           // inflated payload bound (MaxPayload; tests lower it)
 	err  error
@@ -47,10 +50,18 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 	if z.err != nil {
 		return nil, false, z.err
 	}
-	z.out, z.size = z.out[:0], 0
 	if cap(z.out) > retainBuffer {
-		z.out = nil // grown by a large payload: let it go
+		z.releaseOut() // grown by a large payload: let it go
 	}
+	if z.out == nil {
+		// Between payloads the output buffer is zstdOutPool's (see
+		// Release). With none there (a burst holds them all) outSink
+		// grows one to the payload's size.
+		if z.outp = zstdOutPool.Get(); z.outp != nil {
+			z.out = *z.outp
+		}
+	}
+	z.out, z.size = z.out[:0], 0
 	select {
 	case z.in <- msg:
 	case <-z.exit:
@@ -62,19 +73,32 @@ func (z *zstdStream) Push(msg []byte) ([]byte, bool, error) {
 		return nil, false, z.err
 	}
 	if z.size > int64(z.max) {
-		z.out = nil // no payload to hand out: let the grown buffer go now
+		z.releaseOut() // no payload to hand out: let the grown buffer go now
 		return nil, false, &TooLargeError{Mode: ZstdStream, Size: z.size, Limit: z.max}
 	}
 	return z.out, true, nil
 }
 
-// Release lets go of an output buffer grown past idleBuffer. The decoder
-// goroutine only writes out between Push's send and its reply.
-func (z *zstdStream) Release() {
-	if cap(z.out) > idleBuffer {
-		z.out = nil
+// Release hands the output buffer back to zstdOutPool (one grown past
+// outInitial by a large payload to the GC): an idle connection holds none.
+// The decoder goroutine only writes out between Push's send and its reply.
+func (z *zstdStream) Release() { z.releaseOut() }
+
+func (z *zstdStream) releaseOut() {
+	if c := cap(z.out); c > 0 && c <= outInitial {
+		if z.outp == nil {
+			z.outp = new([]byte)
+		}
+		*z.outp = z.out[:0]
+		zstdOutPool.Put(z.outp)
 	}
+	z.out, z.outp = nil, nil
 }
+
+// zstdOutPool holds zstd-stream output buffers of at most outInitial between
+// payloads, as outPool does for zlib-stream; unlike zlib's, they are sized
+// by the payloads that grew them (zstd needs no minimum room).
+var zstdOutPool = freelist.New[[]byte](freelist.PerCPU())
 
 func (z *zstdStream) Close() error {
 	select {
@@ -146,6 +170,11 @@ func (s outSink) Write(p []byte) (int, error) {
 		grown := make([]byte, len(z.out), min(max(2*cap(z.out), need, 64<<10), z.max))
 		copy(grown, z.out)
 		z.out = grown
+		if z.outp != nil { // the pooled buffer is free again
+			*z.outp = (*z.outp)[:0]
+			zstdOutPool.Put(z.outp)
+			z.outp = nil
+		}
 	}
 	z.out = append(z.out, p...)
 	return len(p), nil

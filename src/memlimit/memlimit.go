@@ -12,6 +12,7 @@ package memlimit
 import (
 	"context"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -55,6 +56,15 @@ func Idle(prev, u Usage, headroom int64) bool {
 	return u.GCs == prev.GCs && int64(u.Objects)+int64(u.Free)-int64(u.Live) > headroom
 }
 
+// Grown reports whether the live heap of the last GC is more than headroom above base,
+// the live heap when the process was last quiet. A GC that ran during a burst (hundreds
+// of shards each holding a buffer while a large dispatch passes) found the burst's
+// buffers live; once they are let go they are garbage no metric shows (Idle sees none),
+// and an idle gateway would keep them until the runtime's 2-minute GC. Only a GC can tell.
+func Grown(base uint64, u Usage, headroom int64) bool {
+	return int64(u.Live)-int64(base) > headroom
+}
+
 // Limit is the memory limit for u with headroom: what the runtime counts against a limit
 // (everything mapped and not released), with the heap objects replaced by the live heap
 // (the garbage among them is what the GC may collect), plus headroom.
@@ -92,19 +102,25 @@ func Samples() []metrics.Sample {
 	return s
 }
 
+// idleSlack is the most garbage and unreleased free heap a quiet process keeps (when the
+// headroom is larger): giving it back costs one collection in a quiet second, while what
+// a busy process may hold above its live heap is the headroom, which a full buffer needs.
+const idleSlack = 4 << 20
+
 // freeEvery is how many Every ticks with no GC make an idle process give its garbage
 // back (free): a second, so a busy gateway, whose own GCs do it, is never disturbed.
 const freeEvery = 10
 
 // Run keeps the process's soft memory limit at Limit(Read(), headroom), every Every, until
-// ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle holds, it
-// calls free. read, set and free are injectable for tests (Read, debug.SetMemoryLimit and
-// debug.FreeOSMemory in production).
+// ctx ends; then it lifts the limit. When no GC ran for freeEvery ticks and Idle (with at
+// most idleSlack) or Grown holds, it calls free. read, set and free are injectable for tests (Read,
+// debug.SetMemoryLimit and release in production).
 func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage, set func(int64) int64, free func()) {
 	defer set(math.MaxInt64)
 	u := read()
 	set(Limit(u, headroom))
 	since, quiet := u, 0 // the sample quiet ticks ago, with no GC since
+	base := u.Live       // the live heap when last quiet (see Grown)
 	t := clk.NewTimer(Every)
 	defer t.Stop()
 	for {
@@ -115,12 +131,14 @@ func Run(ctx context.Context, clk clock.Clock, headroom int64, read func() Usage
 		}
 		u = read()
 		set(Limit(u, headroom))
+		base = min(base, u.Live)
 		if u.GCs != since.GCs {
 			since, quiet = u, 0
 		} else if quiet++; quiet >= freeEvery {
-			if Idle(since, u, headroom) {
+			if Idle(since, u, min(headroom, idleSlack)) || Grown(base, u, headroom) {
 				free()
 				u = read()
+				base = u.Live // what is still live is the new normal
 			}
 			since, quiet = u, 0
 		}
@@ -135,6 +153,15 @@ func Start(ctx context.Context, lookupEnv func(string) (string, bool), bufferBou
 		return false
 	}
 	samples := Samples()
-	go Run(ctx, clock.Real(), Headroom(bufferBound), func() Usage { return Read(samples) }, debug.SetMemoryLimit, debug.FreeOSMemory)
+	go Run(ctx, clock.Real(), Headroom(bufferBound), func() Usage { return Read(samples) }, debug.SetMemoryLimit, release)
 	return true
+}
+
+// release collects the garbage and hands free memory back to the OS. It runs two GCs:
+// what a burst left in sync.Pools (the broker's body buffers: as many as were in flight)
+// survives the first in the pools' victim caches, and an idle process may run no other
+// GC for minutes.
+func release() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }

@@ -28,9 +28,13 @@ type queuedCommand struct {
 // shard was down gives its place to a fresh one, instead of fresh commands
 // being dropped behind a queue that will all expire. Safe for concurrent
 // use; ready holds a token whenever the queue is not empty.
+//
+// The ring grows with what is queued, up to CommandQueueSize, and is let go
+// when the queue empties: commands are rare, and 1,000 shards would
+// otherwise hold 1,000 rings of 120 slots (~6 KiB each) for nothing.
 type commandQueue struct {
 	mu    sync.Mutex
-	items [CommandQueueSize]queuedCommand
+	items []queuedCommand
 	head  int // index of the oldest command
 	n     int
 	ready chan struct{}
@@ -44,7 +48,7 @@ func newCommandQueue() *commandQueue { return &commandQueue{ready: make(chan str
 func (cq *commandQueue) push(q queuedCommand) (ok bool, expired []time.Duration) {
 	cq.mu.Lock()
 	defer cq.mu.Unlock()
-	for cq.n == len(cq.items) {
+	for cq.n == CommandQueueSize {
 		age := q.at.Sub(cq.items[cq.head].at)
 		if age <= maxCommandAge {
 			return false, expired
@@ -53,6 +57,9 @@ func (cq *commandQueue) push(q queuedCommand) (ok bool, expired []time.Duration)
 		cq.items[cq.head] = queuedCommand{}
 		cq.head = (cq.head + 1) % len(cq.items)
 		cq.n--
+	}
+	if cq.n == len(cq.items) {
+		cq.grow()
 	}
 	cq.items[(cq.head+cq.n)%len(cq.items)] = q
 	cq.n++
@@ -73,8 +80,20 @@ func (cq *commandQueue) pop() (queuedCommand, bool) {
 	cq.n--
 	if cq.n > 0 {
 		cq.signal() // the writer took the token: leave one for the rest
+	} else {
+		cq.items, cq.head = nil, 0 // empty: hold no ring while idle
 	}
 	return q, true
+}
+
+// grow doubles the ring (at least 4 slots, at most CommandQueueSize),
+// oldest command first. The caller holds mu and the ring is full.
+func (cq *commandQueue) grow() {
+	items := make([]queuedCommand, min(max(4, 2*len(cq.items)), CommandQueueSize))
+	for i := range cq.n {
+		items[i] = cq.items[(cq.head+i)%len(cq.items)]
+	}
+	cq.items, cq.head = items, 0
 }
 
 func (cq *commandQueue) signal() {

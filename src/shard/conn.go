@@ -14,6 +14,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"github.com/cordis-gateway/cordis/src/codec"
+	"github.com/cordis-gateway/cordis/src/freelist"
 	"github.com/cordis-gateway/cordis/src/inflate"
 )
 
@@ -33,6 +34,30 @@ const maxMessageSize = 1 << 30
 // grown by a rare large message is released before the next read.
 const retainBuffer = 32 << 10
 
+// Buffer sizes of a connection. The read buffer is the one the websocket
+// library keeps per connection for its whole life: under load one read(2)
+// fills it with many compressed messages (a few hundred bytes each), so a
+// smaller one would cost read syscalls per event. The write buffer and the
+// message buffer are only held while in use: a connection writes a few
+// heartbeats a minute, and waits for its next message most of the time, so
+// 1,000 shards share a handful of each.
+const (
+	readBufferSize  = 8 << 10
+	writeBufferSize = 4 << 10
+	msgBufferSize   = 8 << 10
+)
+
+// writeBuffers are the websocket write buffers of all connections
+// (websocket.Dialer.WriteBufferPool): a buffer is taken for one message
+// and given back when it is written.
+var writeBuffers sync.Pool
+
+// msgBuffers are the message buffers (connection.buf) of all connections,
+// held from a message's first byte until its payload is handled. Only
+// buffers of at most retainBuffer come back, and only as many as a few
+// readers at work need (see freelist).
+var msgBuffers = freelist.New[[]byte](freelist.PerCPU())
+
 // closeCode is what we close with: anything but 1000/1001 keeps the session
 // resumable (DESIGN.md §4, §7).
 const closeCode = 4000
@@ -46,17 +71,19 @@ type connResult struct {
 	err         error // why the connection ended
 }
 
-// connection is one websocket connection of a shard. Four goroutines share
+// connection is one websocket connection of a shard. Three goroutines share
 // it: the reader (the caller of run), the writer (the only one that writes
-// data frames), the handshake (identify or resume, then its timeouts) and
-// the closer (closes the socket when the connection's context ends). run
-// returns only after all of them have.
+// data frames) and the handshake (identify or resume, then its timeouts,
+// ending once the guilds arrived); when the connection's context ends, a
+// fourth (context.AfterFunc) closes the socket. run returns only after all
+// of them have.
 type connection struct {
 	s     *Shard
 	ws    *websocket.Conn
 	dec   inflate.Decompressor
-	buf   []byte // websocket message buffer, reused for every read
-	hbBuf []byte // heartbeat payload buffer (writer only)
+	buf   []byte  // websocket message buffer (from msgBuffers while bufp is set)
+	bufp  *[]byte // buf's pool handle
+	hbBuf []byte  // heartbeat payload buffer (writer only)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -203,8 +230,10 @@ func (c *connection) run(parent context.Context, resume bool) connResult {
 	c.ctx, c.cancel = context.WithCancel(parent)
 	defer c.cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		<-c.ctx.Done()
+	// The closer: no goroutine of its own while the connection lives.
+	wg.Add(1)
+	context.AfterFunc(c.ctx, func() {
+		defer wg.Done()
 		c.closeSocket()
 	})
 
@@ -295,13 +324,14 @@ func (c *connection) readPayload() ([]byte, error) {
 	// The last payload was handled: what a large one grew is let go before
 	// the wait for the next message, not held while the shard idles.
 	c.dec.Release()
+	c.releaseBuf()
 	for {
-		if cap(c.buf) > retainBuffer {
-			c.buf = nil // grown by a large message: give it back
-		}
 		_, r, err := c.ws.NextReader()
 		if err != nil {
 			return nil, err
+		}
+		if c.buf == nil {
+			c.takeBuf()
 		}
 		var size int64
 		c.buf, size, err = readInto(c.buf[:0], r, maxFrame, c.progress)
@@ -312,7 +342,7 @@ func (c *connection) readPayload() ([]byte, error) {
 			if c.s.cfg.Compress != inflate.None {
 				return nil, fmt.Errorf("read message: compressed message of %d bytes is over the %d MiB bound", size, maxFrame>>20)
 			}
-			c.buf = nil // grown to the bound for nothing: let it go now
+			c.buf, c.bufp = nil, nil // grown to the bound for nothing: let it go now
 			c.s.payloadDropped(dropFrameTooLarge, size, maxFrame)
 			continue
 		}
@@ -329,6 +359,28 @@ func (c *connection) readPayload() ([]byte, error) {
 			return payload, nil
 		}
 	}
+}
+
+// takeBuf takes a message buffer from msgBuffers for the message arriving.
+func (c *connection) takeBuf() {
+	c.bufp = msgBuffers.Get()
+	if c.bufp == nil {
+		b := make([]byte, 0, msgBufferSize)
+		c.bufp = &b
+	}
+	c.buf = (*c.bufp)[:0]
+}
+
+// releaseBuf gives the message buffer back to msgBuffers once its message
+// is handled (the decompressor released it), not holding it while the
+// connection waits; one grown past retainBuffer by a rare large message is
+// left to the GC instead.
+func (c *connection) releaseBuf() {
+	if c.bufp != nil && cap(c.buf) <= retainBuffer {
+		*c.bufp = c.buf[:0]
+		msgBuffers.Put(c.bufp)
+	}
+	c.buf, c.bufp = nil, nil
 }
 
 // decompress pushes the message read into the decompressor, counting a

@@ -55,27 +55,32 @@ type sendLimiter struct {
 	limit    int
 	forCmds  int // slots commands may use
 	forBeats int // slots requested heartbeats may use
-	sent     []time.Time
-	next     int
-	count    int
+	// Send times are kept as offsets from base (monotonic, like
+	// time.Time.Sub): a third of time.Time's size, which keeps the writer
+	// goroutine, whose stack the limiter lives on, within a small stack.
+	base  time.Time
+	sent  []time.Duration
+	next  int
+	count int
 	// beats are the times of the last requestedBeatSlots requested
 	// heartbeats: no more than that many go out per window, so a flood of
 	// op 1 cannot eat the commands' share either.
-	beats     []time.Time
+	beats     []time.Duration
 	beatsNext int
 	beatsN    int
 }
 
 // newSendLimiter returns the limiter for a connection whose HELLO gave
-// interval, with Discord's real limit.
-func newSendLimiter(interval time.Duration) *sendLimiter {
+// interval, with Discord's real limit; now is the connection's start.
+func newSendLimiter(interval time.Duration, now time.Time) *sendLimiter {
 	return &sendLimiter{
+		base:     now,
 		window:   limiterWindow,
 		limit:    sendLimit,
 		forCmds:  sendLimit - reserveFor(interval),
 		forBeats: max(0, sendLimit-regularBeats(interval)-handshakeSlots),
-		sent:     make([]time.Time, sendLimit),
-		beats:    make([]time.Time, requestedBeatSlots),
+		sent:     make([]time.Duration, sendLimit),
+		beats:    make([]time.Duration, requestedBeatSlots),
 	}
 }
 
@@ -86,7 +91,7 @@ func (l *sendLimiter) wait(now time.Time) time.Duration { return l.waitFor(now, 
 func (l *sendLimiter) waitBeat(now time.Time) time.Duration {
 	w := l.waitFor(now, l.forBeats)
 	if l.beatsN == len(l.beats) { // the oldest of the last requested beats must leave the window
-		w = max(w, l.beats[l.beatsNext].Add(l.window).Sub(now))
+		w = max(w, l.beats[l.beatsNext]+l.window-now.Sub(l.base))
 	}
 	return max(w, 0)
 }
@@ -94,7 +99,7 @@ func (l *sendLimiter) waitBeat(now time.Time) time.Duration {
 // recordBeat notes a requested heartbeat sent at now.
 func (l *sendLimiter) recordBeat(now time.Time) {
 	l.record(now)
-	l.beats[l.beatsNext] = now
+	l.beats[l.beatsNext] = now.Sub(l.base)
 	l.beatsNext = (l.beatsNext + 1) % len(l.beats)
 	l.beatsN = min(l.beatsN+1, len(l.beats))
 }
@@ -109,12 +114,12 @@ func (l *sendLimiter) waitFor(now time.Time, allowed int) time.Duration {
 	}
 	// The send that would free a slot is the oldest of the last `allowed`.
 	idx := (l.next - allowed + l.limit*2) % l.limit
-	return l.sent[idx].Add(l.window).Sub(now)
+	return l.sent[idx] + l.window - now.Sub(l.base)
 }
 
 // record notes a send at now.
 func (l *sendLimiter) record(now time.Time) {
-	l.sent[l.next] = now
+	l.sent[l.next] = now.Sub(l.base)
 	l.next = (l.next + 1) % l.limit
 	if l.count < l.limit {
 		l.count++
@@ -124,9 +129,10 @@ func (l *sendLimiter) record(now time.Time) {
 // inWindow counts sends within the window ending at now.
 func (l *sendLimiter) inWindow(now time.Time) int {
 	n := 0
+	at := now.Sub(l.base)
 	for i := 1; i <= l.count; i++ {
 		t := l.sent[(l.next-i+l.limit)%l.limit]
-		if now.Sub(t) >= l.window {
+		if at-t >= l.window {
 			break
 		}
 		n++

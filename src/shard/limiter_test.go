@@ -24,7 +24,7 @@ func TestReserveFollowsTheHeartbeatInterval(t *testing.T) {
 		if got := reserveFor(tc.interval); got != tc.reserve {
 			t.Errorf("reserveFor(%v) = %d, want %d", tc.interval, got, tc.reserve)
 		}
-		l := newSendLimiter(tc.interval)
+		l := newSendLimiter(tc.interval, time.Time{})
 		if l.forCmds != tc.cmds || l.forBeats != tc.requestedBeats {
 			t.Errorf("interval %v: commands may use %d, requested beats %d; want %d, %d",
 				tc.interval, l.forCmds, l.forBeats, tc.cmds, tc.requestedBeats)
@@ -36,7 +36,7 @@ func TestReserveFollowsTheHeartbeatInterval(t *testing.T) {
 // limiter allows and counts them per window.
 func TestCommandsGetExactlyTheirShareOf120Per60s(t *testing.T) {
 	start := time.Unix(0, 0)
-	l := newSendLimiter(4 * time.Second)
+	l := newSendLimiter(4*time.Second, start)
 	sent := 0
 	for now := start; l.wait(now) == 0; now = now.Add(time.Millisecond) {
 		l.record(now)
@@ -57,7 +57,7 @@ func TestCommandsGetExactlyTheirShareOf120Per60s(t *testing.T) {
 func TestNoFloodOfOp1OrCommandsExceeds120InAnyWindow(t *testing.T) {
 	const interval = 4 * time.Second
 	start := time.Unix(0, 0)
-	l := newSendLimiter(interval)
+	l := newSendLimiter(interval, start)
 	var sends, requested []time.Time
 	send := func(now time.Time) { sends = append(sends, now) }
 	l.record(start) // IDENTIFY

@@ -148,7 +148,12 @@ func New(cfg Config) *Shard {
 		cfg.Throttles = NewThrottles(cfg.Clock, cfg.Logger)
 	}
 	if cfg.Dialer == nil {
-		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: cfg.Timeouts.Open, ReadBufferSize: 8 << 10, WriteBufferSize: 4 << 10}
+		cfg.Dialer = &websocket.Dialer{
+			HandshakeTimeout: cfg.Timeouts.Open,
+			ReadBufferSize:   readBufferSize,
+			WriteBufferSize:  writeBufferSize,
+			WriteBufferPool:  &writeBuffers,
+		}
 	}
 	s := &Shard{
 		cfg:  cfg,

@@ -231,7 +231,7 @@ func TestCommandsWaitForTheSessionThenGoOutUnchanged(t *testing.T) {
 
 func TestSendLimiterKeepsSlotsForHeartbeats(t *testing.T) {
 	start := time.Unix(0, 0)
-	l := newSendLimiter(41250 * time.Millisecond) // Discord's usual interval: 6 reserved
+	l := newSendLimiter(41250*time.Millisecond, start) // Discord's usual interval: 6 reserved
 	for i := range 114 {
 		require.Zero(t, l.wait(start.Add(time.Duration(i)*time.Millisecond)), "command %d", i)
 		l.record(start.Add(time.Duration(i) * time.Millisecond))

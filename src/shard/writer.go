@@ -23,7 +23,7 @@ const writeTimeout = 10 * time.Second
 func (c *connection) writeLoop(interval time.Duration) {
 	s := c.s
 	clk := s.cfg.Clock
-	lim := newSendLimiter(interval)
+	lim := newSendLimiter(interval, clk.Now())
 	hb := clk.NewTimer(time.Duration(s.cfg.Rand() * float64(interval)))
 	defer hb.Stop()
 	var (
