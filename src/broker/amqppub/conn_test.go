@@ -394,17 +394,7 @@ func TestASilentPeerIsDeadAfterTwoHeartbeatsAndAnIdleWriterSendsHeartbeats(t *te
 	beats := make(chan int, 1)
 	url := fakeServer(t, func(p *fakePeer) {
 		p.handshake(serverTune{channelMax: 2047, frameMax: 131072, heartbeat: 1})
-		n := 0
-		for {
-			f, err := p.fr.read()
-			if err != nil {
-				break
-			}
-			if f.typ == frameHeartbeat {
-				n++
-			}
-		}
-		beats <- n
+		beats <- p.countHeartbeats()
 	})
 	c, _ := dialTest(t, url, Config{Heartbeat: 10 * time.Second})
 	start := time.Now()
@@ -572,19 +562,7 @@ func TestWhileBlockedNoHeartbeatIsSentAndASilentPeerIsStillFoundDead(t *testing.
 		p.handshake(serverTune{channelMax: 2047, frameMax: 131072, heartbeat: 1})
 		p.sendMethod(0, mConnBlocked, func(b []byte) []byte { return appendShortStr(b, "low on memory") })
 		read := make(chan int, 1)
-		go func() {
-			n := 0
-			for {
-				f, err := p.fr.read()
-				if err != nil {
-					break
-				}
-				if f.typ == frameHeartbeat {
-					n++
-				}
-			}
-			read <- n
-		}()
+		go func() { read <- p.countHeartbeats() }()
 		for range 10 { // alive for ~3 s: heartbeats of our own, then silence
 			p.send(heartbeatFrame)
 			time.Sleep(300 * time.Millisecond)

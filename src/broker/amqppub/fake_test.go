@@ -213,3 +213,18 @@ func dialTest(t *testing.T, url string, cfg Config) (*Conn, *countingConn) {
 	t.Cleanup(func() { c.Close(time.Now().Add(time.Second)) })
 	return c, cc
 }
+
+// countHeartbeats reads until the client goes away and returns how many heartbeats it
+// sent.
+func (p *fakePeer) countHeartbeats() int {
+	n := 0
+	for {
+		f, err := p.fr.read()
+		if err != nil {
+			return n
+		}
+		if f.typ == frameHeartbeat {
+			n++
+		}
+	}
+}
