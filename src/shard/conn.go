@@ -456,6 +456,12 @@ func (c *connection) readLoop() error {
 	var f codec.Frame
 	cd := c.s.cfg.Codec
 	for {
+		// f's T and D point into the last payload, whose buffer readPayload hands back
+		// (to a pool shared by all connections, or to the GC when it grew): f must not
+		// keep it live while the connection waits for the next message. Left set, every
+		// idle shard held the output buffer of its last payload (256 KiB with
+		// zlib-stream), whichever connection's it had become since.
+		f = codec.Frame{}
 		payload, err := c.readPayload()
 		if err != nil {
 			return err
