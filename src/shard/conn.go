@@ -456,6 +456,12 @@ func (c *connection) readLoop() error {
 	var f codec.Frame
 	cd := c.s.cfg.Codec
 	for {
+		// f's T and D point into the last payload, whose buffer readPayload hands back
+		// (to a free list shared by all connections, or to the GC): f must not keep it
+		// live while the connection waits for the next message. Left set, idle shards
+		// kept their last payloads' output buffers (256 KiB each with zlib-stream) live:
+		// up to ~130 MiB with 1,000 shards, which no GC could give back.
+		f = codec.Frame{}
 		payload, err := c.readPayload()
 		if err != nil {
 			return err
