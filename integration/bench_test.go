@@ -419,7 +419,8 @@ func startMemRun(t *testing.T, bin string, n int, comp string) *memRun {
 	t.Cleanup(func() { _ = discord.Close() })
 	addr := freeAddr(t)
 	began := time.Now()
-	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("cordis-bench-memory-%s-%d.log", comp, n))
+	// Named per test process: two runs on one machine must not write the same file.
+	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("cordis-bench-memory-%s-%d-%d.log", comp, n, os.Getpid()))
 	t.Logf("gateway stderr: %s", logPath)
 	gw := startBenchGateway(t, bin, logPath, map[string]string{
 		"CORDIS_AUTH":         "Bot " + testToken,
