@@ -151,45 +151,21 @@ func TestHandshakeFailuresSayWhatWasRefused(t *testing.T) {
 		code   uint16
 	}{
 		{"credentials refused with a close", func(p *fakePeer) {
-			var hdr [8]byte
-			_, _ = p.c.Read(hdr[:])
-			p.sendMethod(0, mConnStart, func(b []byte) []byte {
-				b = append(b, 0, 9, 0, 0, 0, 0)
-				b = appendLongStr(b, "PLAIN")
-				return appendLongStr(b, "en_US")
-			})
+			p.start("PLAIN")
 			p.expect(mConnStartOk)
 			p.sendClose(0, 403, "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN")
 			p.expect(mConnCloseOk)
 		}, []string{`log in as "user"`, "403", "ACCESS_REFUSED"}, 403},
 		{"credentials refused by hanging up", func(p *fakePeer) {
-			var hdr [8]byte
-			_, _ = p.c.Read(hdr[:])
-			p.sendMethod(0, mConnStart, func(b []byte) []byte {
-				b = append(b, 0, 9, 0, 0, 0, 0)
-				b = appendLongStr(b, "PLAIN")
-				return appendLongStr(b, "en_US")
-			})
+			p.start("PLAIN")
 			p.expect(mConnStartOk)
 		}, []string{`log in as "user"`, "refused credentials"}, 0},
 		{"no PLAIN", func(p *fakePeer) {
-			var hdr [8]byte
-			_, _ = p.c.Read(hdr[:])
-			p.sendMethod(0, mConnStart, func(b []byte) []byte {
-				b = append(b, 0, 9, 0, 0, 0, 0)
-				b = appendLongStr(b, "EXTERNAL")
-				return appendLongStr(b, "en_US")
-			})
+			p.start("EXTERNAL")
 			_, _ = p.fr.read()
 		}, []string{"none of the authentication mechanisms PLAIN", `offers "EXTERNAL"`}, 0},
 		{"vhost refused", func(p *fakePeer) {
-			var hdr [8]byte
-			_, _ = p.c.Read(hdr[:])
-			p.sendMethod(0, mConnStart, func(b []byte) []byte {
-				b = append(b, 0, 9, 0, 0, 0, 0)
-				b = appendLongStr(b, "PLAIN")
-				return appendLongStr(b, "en_US")
-			})
+			p.start("PLAIN")
 			p.expect(mConnStartOk)
 			p.sendMethod(0, mConnTune, func(b []byte) []byte { return append(b, 0, 0, 0, 2, 0, 0, 0, 60) })
 			p.expect(mConnTuneOk)
@@ -397,18 +373,7 @@ func TestASilentPeerIsDeadAfterTwoHeartbeatsAndAnIdleWriterSendsHeartbeats(t *te
 		beats <- p.countHeartbeats()
 	})
 	c, _ := dialTest(t, url, Config{Heartbeat: 10 * time.Second})
-	start := time.Now()
-	select {
-	case <-c.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("a silent peer was not declared dead")
-	}
-	if d := time.Since(start); d < 1500*time.Millisecond || d > 4*time.Second {
-		t.Fatalf("declared dead after %v, want ~2 heartbeat intervals of 1s", d)
-	}
-	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "presumed dead") {
-		t.Fatalf("Err = %v", err)
-	}
+	requirePresumedDead(t, c, 1500*time.Millisecond, 4*time.Second, "~2 heartbeat intervals of 1s")
 	if n := <-beats; n < 2 {
 		t.Fatalf("the idle client sent %d heartbeats in ~2s at 1s, want >= 2", n)
 	}
@@ -570,18 +535,7 @@ func TestWhileBlockedNoHeartbeatIsSentAndASilentPeerIsStillFoundDead(t *testing.
 		sent <- <-read
 	})
 	c, _ := dialTest(t, url, Config{})
-	start := time.Now()
-	select {
-	case <-c.Done():
-	case <-time.After(15 * time.Second):
-		t.Fatal("a peer silent while blocking was not declared dead")
-	}
-	if d := time.Since(start); d < 3*time.Second || d > 7*time.Second {
-		t.Fatalf("declared dead after %v: want ~2 intervals after its last heartbeat at ~3s", d)
-	}
-	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "presumed dead") {
-		t.Fatalf("Err = %v", err)
-	}
+	requirePresumedDead(t, c, 3*time.Second, 7*time.Second, "~2 intervals after its last heartbeat at ~3s")
 	if n := <-sent; n != 0 {
 		t.Fatalf("%d heartbeats sent while blocked, want 0", n)
 	}
@@ -596,5 +550,23 @@ func TestAFrameSizeBeyondFrameMaxIsAnErrorOnEveryPlatform(t *testing.T) {
 		if _, err := fr.read(); err == nil || !strings.Contains(err.Error(), "exceeds frame_max") {
 			t.Fatalf("size %#x: err = %v, want exceeds frame_max", size, err)
 		}
+	}
+}
+
+// requirePresumedDead waits for c to declare its silent peer dead, between lo and hi
+// from now (want says why that window).
+func requirePresumedDead(t *testing.T, c *Conn, lo, hi time.Duration, want string) {
+	t.Helper()
+	start := time.Now()
+	select {
+	case <-c.Done():
+	case <-time.After(2 * hi):
+		t.Fatalf("a silent peer was not declared dead within %v", 2*hi)
+	}
+	if d := time.Since(start); d < lo || d > hi {
+		t.Fatalf("declared dead after %v, want %s", d, want)
+	}
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "presumed dead") {
+		t.Fatalf("Err = %v", err)
 	}
 }

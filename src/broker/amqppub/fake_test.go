@@ -34,6 +34,13 @@ func fakeServer(t *testing.T, script func(p *fakePeer)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveOnce(t, ln, func(c net.Conn) { script(&fakePeer{t: t, c: c, fr: &frameReader{r: c}}) })
+	return "amqp://user:secret@" + ln.Addr().String() + "/vh"
+}
+
+// serveOnce runs serve on its own goroutine with the first connection ln accepts, and
+// closes it afterwards; at cleanup ln is closed and serve waited for.
+func serveOnce(t *testing.T, ln net.Listener, serve func(c net.Conn)) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -42,7 +49,7 @@ func fakeServer(t *testing.T, script func(p *fakePeer)) string {
 			return
 		}
 		defer c.Close()
-		script(&fakePeer{t: t, c: c, fr: &frameReader{r: c}})
+		serve(c)
 	}()
 	t.Cleanup(func() {
 		ln.Close()
@@ -52,7 +59,6 @@ func fakeServer(t *testing.T, script func(p *fakePeer)) string {
 			t.Error("fake server script did not end")
 		}
 	})
-	return "amqp://user:secret@" + ln.Addr().String() + "/vh"
 }
 
 func (p *fakePeer) send(b []byte) {
@@ -94,16 +100,7 @@ func (p *fakePeer) handshake(tune serverTune) (startOk []byte, tuneOk serverTune
 
 // handshakeOffering is handshake with the server offering mechanisms.
 func (p *fakePeer) handshakeOffering(tune serverTune, mechanisms string) (startOk []byte, tuneOk serverTune, vhost string) {
-	var hdr [8]byte
-	if _, err := io.ReadFull(p.c, hdr[:]); err != nil || string(hdr[:]) != string(protocolHeader) {
-		p.t.Errorf("protocol header = %q, %v", hdr, err)
-	}
-	p.sendMethod(0, mConnStart, func(b []byte) []byte {
-		b = append(b, 0, 9)
-		b = binary.BigEndian.AppendUint32(b, 0) // empty server properties
-		b = appendLongStr(b, mechanisms)
-		return appendLongStr(b, "en_US")
-	})
+	p.start(mechanisms)
 	d := p.expect(mConnStartOk)
 	startOk = d.b
 	p.sendMethod(0, mConnTune, func(b []byte) []byte {
@@ -121,6 +118,21 @@ func (p *fakePeer) handshakeOffering(tune serverTune, mechanisms string) (startO
 	p.expect(mConfirmSelect)
 	p.sendMethod(1, mConfirmOk, nil)
 	return startOk, tuneOk, vhost
+}
+
+// start reads the client's protocol header and sends connection.start offering
+// mechanisms.
+func (p *fakePeer) start(mechanisms string) {
+	var hdr [8]byte
+	if _, err := io.ReadFull(p.c, hdr[:]); err != nil || string(hdr[:]) != string(protocolHeader) {
+		p.t.Errorf("protocol header = %q, %v", hdr, err)
+	}
+	p.sendMethod(0, mConnStart, func(b []byte) []byte {
+		b = append(b, 0, 9)
+		b = binary.BigEndian.AppendUint32(b, 0) // empty server properties
+		b = appendLongStr(b, mechanisms)
+		return appendLongStr(b, "en_US")
+	})
 }
 
 // parseStartOk splits connection.start-ok's arguments into the mechanism and response.

@@ -125,14 +125,7 @@ func tlsServer(t *testing.T, cfg *tls.Config) (addr string, seen <-chan tlsSeen)
 		t.Fatal(err)
 	}
 	ch := make(chan tlsSeen, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	serveOnce(t, ln, func(c net.Conn) {
 		tc := c.(*tls.Conn)
 		if tc.Handshake() != nil {
 			return
@@ -148,10 +141,6 @@ func tlsServer(t *testing.T, cfg *tls.Config) (addr string, seen <-chan tlsSeen)
 		ch <- s
 		p.expect(mConnClose)
 		p.sendMethod(0, mConnCloseOk, nil)
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
 	})
 	return ln.Addr().String(), ch
 }

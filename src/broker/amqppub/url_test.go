@@ -115,13 +115,7 @@ func TestAuthMechanismPicksOursThatTheServerOffersAndEncodesItsResponse(t *testi
 
 func TestAMechanismTheServerDoesNotOfferIsAClearError(t *testing.T) {
 	url := fakeServer(t, func(p *fakePeer) {
-		var hdr [8]byte
-		_, _ = p.c.Read(hdr[:])
-		p.sendMethod(0, mConnStart, func(b []byte) []byte {
-			b = append(b, 0, 9, 0, 0, 0, 0)
-			b = appendLongStr(b, "PLAIN AMQPLAIN")
-			return appendLongStr(b, "en_US")
-		})
+		p.start("PLAIN AMQPLAIN")
 		_, _ = p.fr.read() // EOF once the client gives up
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
