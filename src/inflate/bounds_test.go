@@ -198,40 +198,37 @@ func TestReleaseLetsGoOfWhatALargePayloadGrewAndKeepsTheStream(t *testing.T) {
 	for _, impl := range inflaters {
 		t.Run("zlib/"+impl.name, func(t *testing.T) {
 			z := newZlibWith(impl.new)
-			msgs := zlibMessages(t, payloads)
-			checkStream(t, z, msgs[:2], payloads[:2])
-			if cap(z.out) <= outInitial {
-				t.Fatalf("test is void: the large payload did not grow the buffer (%d)", cap(z.out))
-			}
-			z.Release()
-			if z.out != nil || z.outp != nil {
-				t.Errorf("Release kept %d KiB of output buffer: an idle connection holds none", cap(z.out)>>10)
-			}
-			checkStream(t, z, msgs[2:3], payloads[2:3])
-			z.Release() // a usual payload's buffer goes back to the shared pool
-			if z.out != nil || z.outp != nil {
-				t.Errorf("Release kept %d KiB of output buffer after a small payload", cap(z.out)>>10)
-			}
-			checkStream(t, z, msgs[3:], payloads[3:])
+			releaseKeepsStream(t, z, zlibMessages(t, payloads), payloads, func() (int, bool) {
+				return cap(z.out), z.out != nil || z.outp != nil
+			})
 		})
 	}
 	t.Run("zstd", func(t *testing.T) {
 		z := NewZstdStream().(*zstdStream)
 		defer z.Close()
-		msgs := zstdMessages(t, payloads)
-		checkStream(t, z, msgs[:2], payloads[:2])
-		if cap(z.out) <= outInitial {
-			t.Fatalf("test is void: the large payload did not grow the buffer (%d)", cap(z.out))
-		}
-		z.Release()
-		if z.out != nil || z.outp != nil {
-			t.Errorf("Release kept %d KiB of output buffer: an idle connection holds none", cap(z.out)>>10)
-		}
-		checkStream(t, z, msgs[2:3], payloads[2:3])
-		z.Release() // a usual payload's buffer goes back to the shared pool
-		if z.out != nil || z.outp != nil {
-			t.Errorf("Release kept %d KiB of output buffer after a small payload", cap(z.out)>>10)
-		}
-		checkStream(t, z, msgs[3:], payloads[3:])
+		releaseKeepsStream(t, z, zstdMessages(t, payloads), payloads, func() (int, bool) {
+			return cap(z.out), z.out != nil || z.outp != nil
+		})
 	})
+}
+
+// releaseKeepsStream inflates a usual payload, a large one, Release, a usual
+// one, Release, then the rest: buf reports the output buffer's capacity and
+// whether the stream still holds one.
+func releaseKeepsStream(t *testing.T, z Decompressor, msgs, payloads [][]byte, buf func() (capacity int, held bool)) {
+	t.Helper()
+	checkStream(t, z, msgs[:2], payloads[:2])
+	if c, _ := buf(); c <= outInitial {
+		t.Fatalf("test is void: the large payload did not grow the buffer (%d)", c)
+	}
+	z.Release()
+	if c, held := buf(); held {
+		t.Errorf("Release kept %d KiB of output buffer: an idle connection holds none", c>>10)
+	}
+	checkStream(t, z, msgs[2:3], payloads[2:3])
+	z.Release() // a usual payload's buffer goes back to the shared pool
+	if c, held := buf(); held {
+		t.Errorf("Release kept %d KiB of output buffer after a small payload", c>>10)
+	}
+	checkStream(t, z, msgs[3:], payloads[3:])
 }
