@@ -247,42 +247,43 @@ func (s *stack) waitClosed(id int, timeout time.Duration) fakediscord.ConnInfo {
 // than after and returns it with its connection.
 func (s *stack) waitResume(shard, after int, timeout time.Duration) (fakediscord.Resume, fakediscord.ConnInfo) {
 	s.t.Helper()
-	var (
-		rs   fakediscord.Resume
-		info fakediscord.ConnInfo
-	)
-	s.waitFor(fmt.Sprintf("shard %d resumed", shard), timeout, func(sn *fakediscord.Snapshot) bool {
-		for _, r := range sn.Resumes {
-			if r.Accepted && r.Shard == shard && r.ConnID > after {
-				rs = r
-				info, _ = sn.Conn(r.ConnID)
-				return true
-			}
-		}
-		return false
-	})
-	return rs, info
+	return waitAccepted(s, fmt.Sprintf("shard %d resumed", shard), shard, after, timeout,
+		func(sn *fakediscord.Snapshot) []fakediscord.Resume { return sn.Resumes },
+		func(r fakediscord.Resume) (bool, int, int) { return r.Accepted, r.Shard, r.ConnID })
 }
 
 // waitIdentify waits for an accepted IDENTIFY of shard on a connection
 // newer than after and returns it with its connection.
 func (s *stack) waitIdentify(shard, after int, timeout time.Duration) (fakediscord.Identify, fakediscord.ConnInfo) {
 	s.t.Helper()
+	return waitAccepted(s, fmt.Sprintf("shard %d identified", shard), shard, after, timeout,
+		func(sn *fakediscord.Snapshot) []fakediscord.Identify { return sn.Identifies },
+		func(i fakediscord.Identify) (bool, int, int) { return i.Accepted, i.Shard, i.ConnID })
+}
+
+// waitAccepted waits for the first of records (RESUMEs or IDENTIFYs) that
+// fakediscord accepted from shard on a connection newer than after, and
+// returns it with its connection; fields reads a record's accepted, shard and
+// connection id.
+func waitAccepted[R any](s *stack, what string, shard, after int, timeout time.Duration,
+	records func(*fakediscord.Snapshot) []R, fields func(R) (accepted bool, shard, connID int),
+) (R, fakediscord.ConnInfo) {
+	s.t.Helper()
 	var (
-		id   fakediscord.Identify
+		rec  R
 		info fakediscord.ConnInfo
 	)
-	s.waitFor(fmt.Sprintf("shard %d identified", shard), timeout, func(sn *fakediscord.Snapshot) bool {
-		for _, i := range sn.Identifies {
-			if i.Accepted && i.Shard == shard && i.ConnID > after {
-				id = i
-				info, _ = sn.Conn(i.ConnID)
+	s.waitFor(what, timeout, func(sn *fakediscord.Snapshot) bool {
+		for _, r := range records(sn) {
+			if ok, sh, conn := fields(r); ok && sh == shard && conn > after {
+				rec = r
+				info, _ = sn.Conn(conn)
 				return true
 			}
 		}
 		return false
 	})
-	return id, info
+	return rec, info
 }
 
 // identifiesOf returns every IDENTIFY (accepted or not) shard sent.
