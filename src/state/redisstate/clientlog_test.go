@@ -24,8 +24,8 @@ func TestConstructorsAcceptANilLogger(t *testing.T) {
 func TestClientLogWritesDebugRecords(t *testing.T) {
 	logger, logs := newLogger()
 	ClientLog{Logger: logger}.Printf(context.Background(), "dial %s failed", "x")
-	require.Zero(t, logs.count("dial x failed"), "debug is off by default")
+	require.Zero(t, logs.Count("dial x failed"), "debug is off by default")
 	debug := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ClientLog{Logger: debug}.Printf(context.Background(), "dial %s failed", "x")
-	require.Equal(t, 1, logs.count("redis client: dial x failed"))
+	require.Equal(t, 1, logs.Count("redis client: dial x failed"))
 }

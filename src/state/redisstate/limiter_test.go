@@ -180,7 +180,7 @@ func TestLimiterClustersShareTheDailyStartLimit(t *testing.T) {
 	clk.BlockUntil(1)
 	c.advance(time.Hour - time.Millisecond)
 	statetest.NotDone(t, ch)
-	require.Equal(t, 1, logs.count("used up"))
+	require.Equal(t, 1, logs.Count("used up"))
 	c.advance(time.Millisecond)
 	require.NoError(t, statetest.Done(t, ch))
 	left, err := mr.Get(StartLimitKey(testBot))
@@ -243,7 +243,7 @@ func TestLimiterFallsBackToLocalLimitsWhileRedisIsDown(t *testing.T) {
 				clk.Advance(time.Millisecond)
 				require.NoError(t, statetest.Done(t, ch))
 			}
-			require.Equal(t, 1, logs.count("fall back"), "one warning, not one per attempt")
+			require.Equal(t, 1, logs.Count("fall back"), "one warning, not one per attempt")
 
 			tc.back(t, mr)
 			ch := statetest.AcquireAsync(ctx, l, 4)
@@ -251,7 +251,7 @@ func TestLimiterFallsBackToLocalLimitsWhileRedisIsDown(t *testing.T) {
 			clk.Advance(state.IdentifyInterval + state.IdentifyGuard)
 			require.NoError(t, statetest.Done(t, ch))
 			require.Equal(t, []string{IdentifyKey(testBot, 1, 0)}, mr.Keys(), "back on Redis")
-			require.Equal(t, 1, logs.count("reachable again"))
+			require.Equal(t, 1, logs.Count("reachable again"))
 		})
 	}
 }

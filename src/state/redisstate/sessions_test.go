@@ -222,7 +222,7 @@ func TestSessionsStoreErrorsAreReturnedAndRetried(t *testing.T) {
 		clk.BlockUntil(1)
 		clk.Advance(FlushInterval)
 	}
-	require.Equal(t, 1, logs.count("flush failed"))
+	require.Equal(t, 1, logs.Count("flush failed"))
 
 	mr.SetError("")
 	clk.BlockUntil(1)
@@ -230,7 +230,7 @@ func TestSessionsStoreErrorsAreReturnedAndRetried(t *testing.T) {
 	clk.BlockUntil(1)
 	cancel()
 	<-stopped
-	require.Equal(t, 1, logs.count("works again"))
+	require.Equal(t, 1, logs.Count("works again"))
 	got, ok, err := s.Load(ctx, 0)
 	require.NoError(t, err)
 	require.True(t, ok, "the failed Save was written by a later flush")
@@ -357,14 +357,14 @@ func TestSessionsLoadLogsAnUnreadableSession(t *testing.T) {
 			_, ok, err := s.Load(context.Background(), 2)
 			require.NoError(t, err)
 			require.False(t, ok)
-			require.Equal(t, 1, logs.count("stored session is unreadable"))
-			require.Equal(t, 1, logs.count(tc.want))
-			require.Equal(t, 1, logs.count(`"shard_id":2`))
+			require.Equal(t, 1, logs.Count("stored session is unreadable"))
+			require.Equal(t, 1, logs.Count(tc.want))
+			require.Equal(t, 1, logs.Count(`"shard_id":2`))
 
 			_, ok, err = s.Load(context.Background(), 3) // absent: nothing to say
 			require.NoError(t, err)
 			require.False(t, ok)
-			require.Equal(t, 1, logs.count("stored session is unreadable"))
+			require.Equal(t, 1, logs.Count("stored session is unreadable"))
 		})
 	}
 }
