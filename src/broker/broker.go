@@ -19,7 +19,7 @@ import (
 )
 
 // maxRoutingKey is the longest routing key AMQP can carry.
-const maxRoutingKey = 255
+const maxRoutingKey = amqppub.MaxShortStr
 
 // stableSession is how long a session must have lived for its loss to reset the backoff.
 const stableSession = 30 * time.Second

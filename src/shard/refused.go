@@ -22,7 +22,8 @@ const (
 	RefusedTooLarge = "message_too_large"
 )
 
-// maxRoutingKey is the longest routing key AMQP can carry (a short string).
+// maxRoutingKey is the longest routing key AMQP can carry (a short string,
+// amqppub.MaxShortStr; the shard does not import the broker).
 const maxRoutingKey = 255
 
 // refusedWarnEvery spaces the warnings about refused dispatches; the

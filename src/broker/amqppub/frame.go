@@ -163,9 +163,12 @@ func appendMethod(dst []byte, m methodID) []byte {
 
 // appendShortStr appends an AMQP short string; callers keep s within 255 bytes (the
 // broker refuses longer routing keys before they get here).
+// MaxShortStr is the longest AMQP short string: exchange names and routing keys.
+const MaxShortStr = 255
+
 func appendShortStr(dst []byte, s string) []byte {
-	if len(s) > 255 {
-		s = s[:255]
+	if len(s) > MaxShortStr {
+		s = s[:MaxShortStr]
 	}
 	dst = append(dst, byte(len(s)))
 	return append(dst, s...)
